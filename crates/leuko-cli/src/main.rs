@@ -1,0 +1,163 @@
+//! `leuko`: the command line.
+//!
+//! Exit codes: 0 success; 2 bad input (the message names the field and the value); 3 an
+//! internal fault (the knowledge base failed to load, output could not be written).
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use leuko_api::text::{Color, render};
+use leuko_api::{AssessmentJson, RecordJson};
+use leuko_kb::Knowledge;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Parser)]
+#[command(name = "leuko", version, about = "Assess a low white blood cell count: how low, how urgent, possible causes, what to check next.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Assess a FHIR R4 Bundle or a leuko JSON record (file, or - for standard input).
+    Assess {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// The moment of assessment (RFC 3339); data after it is ignored. Default: now.
+        #[arg(long)]
+        asof: Option<String>,
+        /// Threshold profile: `international` (neutropenia ANC < 1.5, default) or `seeds`
+        /// (leukopenia < 4.0, neutropenia < 2.0).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Colour in text output.
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+        /// Input file; `-` or nothing reads standard input.
+        file: Option<String>,
+    },
+    /// Print the JSON Schema of leuko's own JSON record.
+    Schema,
+    /// Print the knowledge base's version, digest and size.
+    Knowledge,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// A failure with its exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn input_error(message: impl Into<String>) -> Failure {
+    Failure { code: 2, message: message.into() }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            // One line: the field and the value.
+            let line = f.message.replace('\n', " ");
+            let _ = writeln!(std::io::stderr(), "leuko: {line}");
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let kb = Knowledge::embedded().map_err(|e| Failure { code: 3, message: format!("knowledge base failed to load (a bug): {e}") })?;
+    let mut stdout = std::io::stdout().lock();
+    let write = |out: &mut std::io::StdoutLock, text: &str| -> Result<(), Failure> {
+        out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("writing standard output").map_err(|e| Failure { code: 3, message: format!("{e:#}") })
+    };
+    match cli.command {
+        Command::Schema => write(&mut stdout, &leuko_api::record::schema_json()),
+        Command::Knowledge => write(
+            &mut stdout,
+            &format!(
+                "knowledge {} (digest {}): {} sources, {} causes, {} drugs, {} concepts, {} tests, {} rules\n",
+                kb.version,
+                kb.digest,
+                kb.sources.len(),
+                kb.causes.len(),
+                kb.drugs.len(),
+                kb.concepts.len(),
+                kb.tests.len(),
+                kb.rules.len()
+            ),
+        ),
+        Command::Assess { format, asof, profile, color, file } => {
+            let as_of = match asof {
+                Some(s) => OffsetDateTime::parse(&s, &Rfc3339).map_err(|_| input_error(format!("--asof: {s:?} is not an RFC 3339 date-time such as 2026-02-17T20:00:00Z")))?,
+                // The clock is read here, at the edge; the core takes `as_of` as a parameter.
+                None => OffsetDateTime::now_utc(),
+            };
+            let bytes = read_input(file.as_deref())?;
+            let record = read_record(&kb, &bytes, as_of)?;
+            let assessment = leuko_core::assess(&kb, &record, as_of, &leuko_core::Options { profile }).map_err(|e| input_error(format!("--profile: {e}")))?;
+            let out = AssessmentJson::from_assessment(&kb, &assessment);
+            let text = match format {
+                Format::Json => serde_json::to_string_pretty(&out).map_err(|e| Failure { code: 3, message: e.to_string() })? + "\n",
+                Format::Text => {
+                    let color = match color {
+                        ColorChoice::Always => Color::Always,
+                        ColorChoice::Never => Color::Never,
+                        ColorChoice::Auto if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() => Color::Always,
+                        ColorChoice::Auto => Color::Never,
+                    };
+                    render(&out, color)
+                }
+            };
+            write(&mut stdout, &text)
+        }
+    }
+}
+
+const MAX_INPUT: u64 = 64 * 1024 * 1024;
+
+fn read_input(file: Option<&str>) -> Result<Vec<u8>, Failure> {
+    let mut bytes = Vec::new();
+    match file {
+        None | Some("-") => {
+            std::io::stdin().take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| input_error(format!("standard input: {e}")))?;
+        }
+        Some(path) => {
+            let f = std::fs::File::open(path).map_err(|e| input_error(format!("{path}: {e}")))?;
+            f.take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| input_error(format!("{path}: {e}")))?;
+        }
+    }
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(input_error(format!("input is larger than {} MiB", MAX_INPUT / 1024 / 1024)));
+    }
+    Ok(bytes)
+}
+
+fn read_record(kb: &Knowledge, bytes: &[u8], as_of: OffsetDateTime) -> Result<leuko_core::Record, Failure> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| input_error(format!("input is not valid JSON (line {}, column {}): {e}", e.line(), e.column())))?;
+    if leuko_fhir::is_fhir(&value) {
+        leuko_fhir::read_bundle(kb, &value).map_err(|e| input_error(e.to_string()))
+    } else {
+        let rec: RecordJson = serde_json::from_value(value).map_err(|e| input_error(format!("leuko record: {e}")))?;
+        rec.to_record(kb, as_of).map_err(|e| input_error(e.to_string()))
+    }
+}

@@ -1,0 +1,138 @@
+//! Ranks the causes: relative prior by age band times the likelihood ratios of the findings
+//! that are known (present or absent). Unknown findings do not move a cause.
+
+use leuko_kb::{Cause, Knowledge};
+
+use crate::reference::AgeBand;
+use crate::{Findings, Truth};
+
+/// One piece of evidence for or against a cause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// The finding id.
+    pub finding: String,
+    /// Present or absent.
+    pub truth: Truth,
+    /// The likelihood ratio applied.
+    pub lr: f64,
+    /// Why it matters.
+    pub why: String,
+    /// What in the record it rests on.
+    pub detail: String,
+    /// Sources of the weight.
+    pub sources: Vec<String>,
+}
+
+/// A ranked cause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Cause id.
+    pub id: String,
+    /// Clinical name.
+    pub name: String,
+    /// Plain name.
+    pub plain: String,
+    /// ICD-10-CM codes (with those added by present findings).
+    pub icd10: Vec<String>,
+    /// Share of the total weight (0 to 1); a ranking aid, not a probability of disease.
+    pub weight: f64,
+    /// Can't-miss cause.
+    pub cant_miss: bool,
+    /// Evidence raising it, strongest first.
+    pub evidence_for: Vec<Evidence>,
+    /// Evidence lowering it, strongest first.
+    pub evidence_against: Vec<Evidence>,
+    /// Tests that help confirm or exclude it.
+    pub tests: Vec<String>,
+    /// A sentence on the cause.
+    pub summary: String,
+    /// Sources.
+    pub sources: Vec<String>,
+}
+
+fn prior(c: &Cause, band: AgeBand) -> f64 {
+    match band {
+        AgeBand::Infant => c.prior.infant,
+        AgeBand::Child => c.prior.child,
+        AgeBand::Adult => c.prior.adult,
+        AgeBand::Older => c.prior.older,
+    }
+}
+
+/// Ranks every cause, most likely first.
+pub fn rank(kb: &Knowledge, findings: &Findings, band: AgeBand) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = kb
+        .causes
+        .iter()
+        .map(|c| {
+            let mut log_w = prior(c, band).ln();
+            let mut evidence_for = Vec::new();
+            let mut evidence_against = Vec::new();
+            for cf in &c.findings {
+                let Some(f) = findings.get(&cf.id) else { continue };
+                let lr = match f.truth {
+                    Truth::True => cf.lr_present,
+                    Truth::False => cf.lr_absent,
+                    Truth::Unknown => 1.0,
+                };
+                if lr == 1.0 {
+                    continue;
+                }
+                log_w += lr.ln();
+                let e = Evidence {
+                    finding: cf.id.clone(),
+                    truth: f.truth,
+                    lr,
+                    why: cf.why.clone(),
+                    detail: f.detail.clone(),
+                    sources: cf.sources.clone(),
+                };
+                if lr > 1.0 { evidence_for.push(e) } else { evidence_against.push(e) }
+            }
+            evidence_for.sort_by(|a, b| b.lr.total_cmp(&a.lr));
+            evidence_against.sort_by(|a, b| a.lr.total_cmp(&b.lr));
+            let mut icd10 = c.icd10.clone();
+            for w in &c.icd10_when {
+                if findings.get(&w.finding).is_some_and(|f| f.truth.is_true()) {
+                    for code in &w.codes {
+                        if !icd10.contains(code) {
+                            icd10.insert(0, code.clone());
+                        }
+                    }
+                }
+            }
+            Candidate {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                plain: c.plain.clone(),
+                icd10,
+                weight: log_w,
+                cant_miss: c.cant_miss,
+                evidence_for,
+                evidence_against,
+                tests: c.tests.clone(),
+                summary: c.summary.clone(),
+                sources: c.sources.clone(),
+            }
+        })
+        .collect();
+    // Normalise log weights to shares.
+    let max = out.iter().map(|c| c.weight).fold(f64::NEG_INFINITY, f64::max);
+    let total: f64 = out.iter().map(|c| (c.weight - max).exp()).sum();
+    for c in &mut out {
+        c.weight = (c.weight - max).exp() / total;
+    }
+    out.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(b.cant_miss.cmp(&a.cant_miss)).then(a.id.cmp(&b.id)));
+    out
+}
+
+/// Can't-miss causes that remain open: not pushed down by evidence against them, and either
+/// carrying a meaningful share or some evidence for them.
+pub fn cant_miss_open(ranked: &[Candidate]) -> Vec<&Candidate> {
+    ranked
+        .iter()
+        .filter(|c| c.cant_miss)
+        .filter(|c| c.weight >= 0.02 || c.evidence_for.iter().any(|e| e.lr >= 3.0))
+        .filter(|c| c.evidence_against.iter().all(|e| e.lr >= 0.05))
+        .collect()
+}

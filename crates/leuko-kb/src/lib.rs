@@ -1,0 +1,321 @@
+//! The clinical knowledge base: typed file formats, the embedded copy, and its validator.
+//!
+//! Everything leuko knows about medicine lives in TOML files under `knowledge/` at the
+//! workspace root: reference intervals, CTCAE v5 grade boundaries, febrile-neutropenia
+//! definitions, the clozapine tables, clinical concepts, drugs, causes, tests and rules.
+//! Each entry names its sources by id; [`Knowledge::validate`] checks that every id resolves,
+//! that codes are well formed, and that the tables are internally consistent. The engine in
+//! `leuko-core` reads these types and contains no clinical numbers of its own.
+//!
+//! Loading is pure (the files are embedded with `include_str!`), so the core stays free of IO.
+
+mod model;
+mod validate;
+
+pub use model::*;
+pub use validate::Problem;
+
+use std::collections::HashMap;
+
+/// An error while loading the knowledge base. This is a fault of the knowledge authors,
+/// never of a user's input.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file did not parse against its schema.
+    #[error("knowledge file {file}: {message}")]
+    Parse {
+        /// The file name under `knowledge/`.
+        file: &'static str,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The files parsed but broke an invariant.
+    #[error("knowledge base is inconsistent: {}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Problem>),
+}
+
+/// The embedded knowledge files, by name.
+pub const FILES: &[(&str, &str)] = &[
+    ("sources.toml", include_str!("../../../knowledge/sources.toml")),
+    ("analytes.toml", include_str!("../../../knowledge/analytes.toml")),
+    ("units.toml", include_str!("../../../knowledge/units.toml")),
+    ("intervals.toml", include_str!("../../../knowledge/intervals.toml")),
+    ("grading.toml", include_str!("../../../knowledge/grading.toml")),
+    ("clozapine.toml", include_str!("../../../knowledge/clozapine.toml")),
+    ("concepts.toml", include_str!("../../../knowledge/concepts.toml")),
+    ("drugs.toml", include_str!("../../../knowledge/drugs.toml")),
+    ("causes.toml", include_str!("../../../knowledge/causes.toml")),
+    ("workup.toml", include_str!("../../../knowledge/workup.toml")),
+    ("rules.toml", include_str!("../../../knowledge/rules.toml")),
+];
+
+/// The knowledge base version, stamped on every assessment.
+pub const VERSION: &str = "2026.11.1";
+
+impl Knowledge {
+    /// Parses and validates the embedded knowledge files.
+    ///
+    /// # Errors
+    /// A [`LoadError`] when a file does not parse or the whole breaks an invariant.
+    pub fn embedded() -> Result<Knowledge, LoadError> {
+        Self::from_files(FILES)
+    }
+
+    /// Parses and validates knowledge files given as `(name, text)` pairs, in the order and
+    /// with the names of [`FILES`].
+    ///
+    /// # Errors
+    /// A [`LoadError`] when a file does not parse or the whole breaks an invariant.
+    pub fn from_files(files: &[(&'static str, &str)]) -> Result<Knowledge, LoadError> {
+        let text = |name: &'static str| -> Result<&str, LoadError> {
+            files.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).ok_or(LoadError::Parse {
+                file: name,
+                message: "missing".to_owned(),
+            })
+        };
+        fn parse<T: serde::de::DeserializeOwned>(file: &'static str, text: &str) -> Result<T, LoadError> {
+            toml::from_str(text).map_err(|e| LoadError::Parse { file, message: e.to_string() })
+        }
+        let sources: SourcesFile = parse("sources.toml", text("sources.toml")?)?;
+        let analytes: AnalytesFile = parse("analytes.toml", text("analytes.toml")?)?;
+        let units: UnitsFile = parse("units.toml", text("units.toml")?)?;
+        let intervals: IntervalsFile = parse("intervals.toml", text("intervals.toml")?)?;
+        let grading: Grading = parse("grading.toml", text("grading.toml")?)?;
+        let clozapine: Clozapine = parse("clozapine.toml", text("clozapine.toml")?)?;
+        let concepts: ConceptsFile = parse("concepts.toml", text("concepts.toml")?)?;
+        let drugs: DrugsFile = parse("drugs.toml", text("drugs.toml")?)?;
+        let causes: CausesFile = parse("causes.toml", text("causes.toml")?)?;
+        let workup: WorkupFile = parse("workup.toml", text("workup.toml")?)?;
+        let rules: RulesFile = parse("rules.toml", text("rules.toml")?)?;
+
+        let mut digest = Fnv::default();
+        for (name, body) in files {
+            digest.write(name.as_bytes());
+            digest.write(body.as_bytes());
+        }
+        let kb = Knowledge {
+            version: VERSION.to_owned(),
+            digest: format!("{:016x}", digest.0),
+            sources: sources.source,
+            analytes: analytes.analyte,
+            units: units.unit,
+            intervals: intervals.interval,
+            profiles: intervals.profile,
+            grading,
+            clozapine,
+            concepts: concepts.concept,
+            drugs: drugs.drug,
+            causes: causes.cause,
+            tests: workup.test,
+            rules: rules.rule,
+            params: rules.params,
+            index: Index::default(),
+        };
+        let mut kb = kb;
+        kb.index = Index::build(&kb);
+        let problems = kb.validate();
+        if problems.is_empty() { Ok(kb) } else { Err(LoadError::Invalid(problems)) }
+    }
+
+    /// The source with this id.
+    pub fn source(&self, id: &str) -> Option<&Source> {
+        self.index.sources.get(id).and_then(|&i| self.sources.get(i))
+    }
+
+    /// The cause with this id.
+    pub fn cause(&self, id: &str) -> Option<&Cause> {
+        self.index.causes.get(id).and_then(|&i| self.causes.get(i))
+    }
+
+    /// The drug with this id.
+    pub fn drug(&self, id: &str) -> Option<&Drug> {
+        self.index.drugs.get(id).and_then(|&i| self.drugs.get(i))
+    }
+
+    /// The concept with this id.
+    pub fn concept(&self, id: &str) -> Option<&Concept> {
+        self.index.concepts.get(id).and_then(|&i| self.concepts.get(i))
+    }
+
+    /// The test with this id.
+    pub fn test(&self, id: &str) -> Option<&Test> {
+        self.index.tests.get(id).and_then(|&i| self.tests.get(i))
+    }
+
+    /// The rule with this id.
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.index.rules.get(id).and_then(|&i| self.rules.get(i))
+    }
+
+    /// The analyte with this id.
+    pub fn analyte(&self, id: AnalyteId) -> Option<&Analyte> {
+        self.analytes.iter().find(|a| a.id == id)
+    }
+
+    /// The analyte a LOINC code stands for.
+    pub fn analyte_by_loinc(&self, loinc: &str) -> Option<&Analyte> {
+        self.index.loinc.get(loinc).and_then(|&i| self.analytes.get(i))
+    }
+
+    /// The concept a SNOMED CT code stands for.
+    pub fn concept_by_snomed(&self, code: &str) -> Option<&Concept> {
+        self.index.snomed.get(code).and_then(|&i| self.concepts.get(i))
+    }
+
+    /// The concept an ICD-10-CM code stands for (exact code, then its three-character category).
+    pub fn concept_by_icd10(&self, code: &str) -> Option<&Concept> {
+        let code = code.trim().to_ascii_uppercase();
+        self.index
+            .icd10
+            .get(&code)
+            .or_else(|| code.get(..3).and_then(|c| self.index.icd10.get(c)))
+            .and_then(|&i| self.concepts.get(i))
+    }
+
+    /// The drug an RxNorm ingredient code stands for.
+    pub fn drug_by_rxnorm(&self, code: &str) -> Option<&Drug> {
+        self.index.rxnorm.get(code.trim()).and_then(|&i| self.drugs.get(i))
+    }
+
+    /// The concept named in free text, by its name or a synonym as whole words.
+    pub fn concept_by_text(&self, text: &str) -> Option<&Concept> {
+        best_text_match(text, &self.index.concept_names).and_then(|i| self.concepts.get(i))
+    }
+
+    /// The drug named in free text, by its name or a synonym as whole words.
+    pub fn drug_by_text(&self, text: &str) -> Option<&Drug> {
+        best_text_match(text, &self.index.drug_names).and_then(|i| self.drugs.get(i))
+    }
+
+    /// All drugs named in free text (a combination product names several).
+    pub fn drugs_in_text(&self, text: &str) -> Vec<&Drug> {
+        let words = normalize_words(text);
+        let mut found: Vec<usize> = Vec::new();
+        for (name, i) in &self.index.drug_names {
+            if contains_words(&words, name) && !found.contains(i) {
+                found.push(*i);
+            }
+        }
+        found.sort_unstable();
+        found.into_iter().filter_map(|i| self.drugs.get(i)).collect()
+    }
+}
+
+/// Lookup tables built once after loading.
+#[derive(Debug, Default, Clone)]
+pub struct Index {
+    sources: HashMap<String, usize>,
+    causes: HashMap<String, usize>,
+    drugs: HashMap<String, usize>,
+    concepts: HashMap<String, usize>,
+    tests: HashMap<String, usize>,
+    rules: HashMap<String, usize>,
+    loinc: HashMap<String, usize>,
+    snomed: HashMap<String, usize>,
+    icd10: HashMap<String, usize>,
+    rxnorm: HashMap<String, usize>,
+    /// Normalised names and synonyms, longest first, with the concept index.
+    concept_names: Vec<(String, usize)>,
+    drug_names: Vec<(String, usize)>,
+}
+
+impl Index {
+    fn build(kb: &Knowledge) -> Index {
+        fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> HashMap<String, usize> {
+            items.iter().enumerate().map(|(i, t)| (id(t).to_owned(), i)).collect()
+        }
+        let mut index = Index {
+            sources: ids(&kb.sources, |s| &s.id),
+            causes: ids(&kb.causes, |c| &c.id),
+            drugs: ids(&kb.drugs, |d| &d.id),
+            concepts: ids(&kb.concepts, |c| &c.id),
+            tests: ids(&kb.tests, |t| &t.id),
+            rules: ids(&kb.rules, |r| &r.id),
+            ..Index::default()
+        };
+        for (i, a) in kb.analytes.iter().enumerate() {
+            for code in &a.loinc {
+                index.loinc.insert(code.clone(), i);
+            }
+        }
+        for (i, c) in kb.concepts.iter().enumerate() {
+            for code in &c.snomed {
+                index.snomed.insert(code.clone(), i);
+            }
+            for code in &c.icd10 {
+                index.icd10.entry(code.to_ascii_uppercase()).or_insert(i);
+            }
+            for name in std::iter::once(&c.name).chain(&c.synonyms).chain(std::iter::once(&c.id)) {
+                let n = normalize_words(name);
+                if !n.is_empty() {
+                    index.concept_names.push((n, i));
+                }
+            }
+        }
+        for (i, d) in kb.drugs.iter().enumerate() {
+            if !d.rxnorm.is_empty() {
+                index.rxnorm.insert(d.rxnorm.clone(), i);
+            }
+            for name in std::iter::once(&d.name).chain(&d.synonyms).chain(std::iter::once(&d.id)) {
+                let n = normalize_words(name);
+                if !n.is_empty() {
+                    index.drug_names.push((n, i));
+                }
+            }
+        }
+        // Longest names first, so "chronic hepatitis c" wins over "hepatitis".
+        index.concept_names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        index.drug_names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        index.concept_names.dedup_by(|a, b| a.0 == b.0);
+        index.drug_names.dedup_by(|a, b| a.0 == b.0);
+        index
+    }
+}
+
+/// Lowercases and keeps letters and digits, with single spaces between words, and a space at
+/// both ends so that a whole-word search is a substring search.
+pub fn normalize_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(' ');
+    for ch in text.chars() {
+        if ch.is_alphanumeric() {
+            out.extend(ch.to_lowercase());
+        } else if !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    if !out.ends_with(' ') {
+        out.push(' ');
+    }
+    if out.trim().is_empty() { String::new() } else { out }
+}
+
+fn contains_words(haystack: &str, needle: &str) -> bool {
+    !needle.is_empty() && haystack.contains(needle)
+}
+
+fn best_text_match(text: &str, names: &[(String, usize)]) -> Option<usize> {
+    let words = normalize_words(text);
+    names.iter().find(|(n, _)| contains_words(&words, n)).map(|(_, i)| *i)
+}
+
+/// FNV-1a, for a stable digest of the knowledge files (not for security).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
