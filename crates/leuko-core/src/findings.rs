@@ -460,7 +460,10 @@ pub fn compute(ctx: &Context) -> Findings {
     put("severe-neutropenia", below(p.severe_anc.value), anc_text.clone());
     put("profound-neutropenia", below(p.profound_anc.value), anc_text.clone());
     put("moderate-or-worse-neutropenia", below(p.moderate_anc.value), anc_text.clone());
-    put("mild-neutropenia-only", anc_low.and(below(p.moderate_anc.value).not()), anc_text.clone());
+    // The shape of the picture (mild, isolated) is judged on what looks low on a standard
+    // report, so that a Duffy-null person's mild isolated count still reads as such.
+    let anc_looks_low = ctx.reading(AnalyteId::Anc).map_or(Truth::Unknown, |r| r.low().or(r.low_general()));
+    put("mild-neutropenia-only", anc_looks_low.and(below(p.moderate_anc.value).not()), anc_text.clone());
     put("leukopenia", wbc_low, ctx.value(AnalyteId::Wbc).map_or_else(|| "WBC unknown".to_owned(), |v| format!("WBC {}", fmt(v))));
     put("lymphopenia", alc_low, ctx.value(AnalyteId::Alc).map_or_else(|| "ALC unknown".to_owned(), |v| format!("lymphocytes {}", fmt(v))));
     put("anemia", hgb_low, ctx.value(AnalyteId::Hgb).map_or_else(|| "haemoglobin unknown".to_owned(), |v| format!("haemoglobin {} g/dL", fmt(v))));
@@ -475,7 +478,7 @@ pub fn compute(ctx: &Context) -> Findings {
     let bicytopenia = if n_low == 2 && n_unknown == 0 { Truth::True } else if n_low + n_unknown < 2 || n_low == 3 { Truth::False } else { Truth::Unknown };
     put("pancytopenia", pancytopenia, lines_text.clone());
     put("bicytopenia", bicytopenia, lines_text.clone());
-    put("isolated-neutropenia", anc_low.and(hgb_low.not()).and(plt_low.not()), lines_text.clone());
+    put("isolated-neutropenia", anc_looks_low.and(hgb_low.not()).and(plt_low.not()), lines_text.clone());
     put("isolated-lymphopenia", alc_low.and(anc_low.not()).and(hgb_low.not()).and(plt_low.not()), lines_text);
 
     let mcv = ctx.value(AnalyteId::Mcv);
@@ -535,13 +538,30 @@ pub fn compute(ctx: &Context) -> Findings {
     };
     put("persistent", span(p.persistent_days.value), run_text.clone());
     put("chronic", span(p.chronic_days.value), run_text.clone());
-    let stable = run.is_some_and(|r| {
+    // A lifelong stable pattern is judged on results low for the general population, so that
+    // a Duffy-null person's stable counts count even though they are normal for them.
+    let general_points: Vec<Point> = points
+        .iter()
+        .map(|x| Point { low: x.low || ctx.reading(primary).and_then(|r| r.general.as_ref()).is_some_and(|g| x.value < g.value), ..*x })
+        .collect();
+    let general_run = series::latest_low_run(&general_points);
+    let general_days = general_run.and_then(|r| Some(days_between(r.first()?.at, r.last()?.at)));
+    let stable = general_run.is_some_and(|r| {
         let vals: Vec<f64> = r.iter().map(|x| x.value).collect();
         let mean = vals.iter().sum::<f64>() / vals.len().max(1) as f64;
         let sd = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / vals.len().max(1) as f64).sqrt();
         mean > 0.0 && sd / mean < 0.25 && vals.iter().all(|v| *v >= p.severe_anc.value)
     });
-    put("lifelong-stable", span(p.stable_years_days.value).and(Truth::from_bool(stable)), run_text);
+    let lifelong = match general_days {
+        Some(d) if d >= p.stable_years_days.value => Truth::from_bool(stable),
+        Some(_) => Truth::Unknown,
+        None => Truth::False,
+    };
+    put(
+        "lifelong-stable",
+        lifelong,
+        general_run.map_or_else(|| run_text.clone(), |r| format!("{name} below the general-population limit on {} results over {:.0} days", r.len(), general_days.unwrap_or(0.0))),
+    );
 
     let last = points.last().copied();
     let rapid = last.map_or(Truth::Unknown, |l| {
