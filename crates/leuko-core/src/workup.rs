@@ -105,6 +105,9 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
     // Tests of the leading causes, and of can't-miss causes with some weight.
     let leading: Vec<&Candidate> = ranked
         .iter()
+        .enumerate()
+        .filter(|(i, c)| *i == 0 || c.weight >= 0.03)
+        .map(|(_, c)| c)
         .take(4)
         .chain(ranked.iter().skip(4).filter(|c| c.cant_miss && c.weight >= 0.05))
         .collect();
