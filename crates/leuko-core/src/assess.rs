@@ -251,7 +251,10 @@ pub fn assess(kb: &Knowledge, record: &Record, as_of: OffsetDateTime, options: &
     let looks_low = counts
         .iter()
         .any(|c| matches!(c.analyte, AnalyteId::Wbc | AnalyteId::Anc | AnalyteId::Alc) && (c.low.is_true() || c.low_general.is_true()));
-    let differential = if looks_low { differential::rank(kb, &findings, ctx.band) } else { Vec::new() };
+    // A low count in the last 90 days still asks for an explanation (a cycle, a recovery).
+    let (_, points) = ctx.primary();
+    let recently_low = points.iter().any(|p| p.low && crate::series::days_between(p.at, as_of) <= 90.0);
+    let differential = if looks_low || recently_low { differential::rank(kb, &findings, ctx.band) } else { Vec::new() };
     let fired = triage::evaluate(&ctx, &findings, &differential, clozapine_level);
     let level = fired.first().map_or(Level::None, |f| f.level);
     let cant_miss_open = differential::cant_miss_open(&differential).into_iter().map(|c| c.id.clone()).collect();

@@ -65,7 +65,20 @@ pub fn evaluate(ctx: &Context, f: &Findings, ranked: &[Candidate], clozapine_lev
     let anc = ctx.value(AnalyteId::Anc);
     let below = |v: Option<f64>, x: f64| v.is_some_and(|v| v < x);
     let fever = t("fever-now").is_true();
-    let white_low = t("neutropenia").or(t("leukopenia")).or(t("lymphopenia"));
+    // Over the white counts that were measured: one low is enough; all measured and normal is
+    // "not low" (the ones not measured are reported as missing).
+    let measured: Vec<Truth> = [(AnalyteId::Anc, "neutropenia"), (AnalyteId::Wbc, "leukopenia"), (AnalyteId::Alc, "lymphopenia")]
+        .iter()
+        .filter(|(a, _)| ctx.reading(*a).is_some())
+        .map(|(_, id)| t(id))
+        .collect();
+    let white_low = if measured.iter().any(|x| x.is_true()) {
+        Truth::True
+    } else if !measured.is_empty() && measured.iter().all(|x| *x == Truth::False) {
+        Truth::False
+    } else {
+        Truth::Unknown
+    };
     let cytopenia = white_low.or(t("anemia")).or(t("thrombocytopenia")).is_true();
     let multilineage = t("pancytopenia").or(t("bicytopenia")).is_true();
     let fever_text = detail("fever-now");

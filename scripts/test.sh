@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, the Rust test suite (unit, property, snapshot, golden),
+# the public clinical vignettes, and a short fuzz-style run of the parsers.
+# Usage: scripts/test.sh        (from the repository root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+echo "== setup"
+scripts/setup.sh
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+
+echo "== clippy (-D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== build (release)"
+cargo build --release --locked -p leuko-cli
+
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+echo "== public vignettes"
+shared="$(pwd)/../shared"
+out="target/vignettes/public"
+rm -rf "$out"
+python3 "$shared/vignettes/make_bundles.py" "$shared/vignettes/public.toml" "$out"
+python3 "$shared/vignettes/check.py" --bin target/release/leuko "$out"
+
+echo "== command-line contract"
+scripts/cli-contract.sh target/release/leuko
