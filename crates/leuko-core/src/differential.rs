@@ -59,32 +59,44 @@ fn prior(c: &Cause, band: AgeBand) -> f64 {
     }
 }
 
-/// Ranks every cause, most likely first.
+/// How many causes are described in full; the rest only move the shares.
+const LISTED: usize = 12;
+
+fn lr_of(cf: &leuko_kb::CauseFinding, findings: &Findings) -> Option<(f64, Truth)> {
+    let f = findings.get(&cf.id)?;
+    let lr = match f.truth {
+        Truth::True => cf.lr_present,
+        Truth::False => cf.lr_absent,
+        Truth::Unknown => 1.0,
+    };
+    (lr != 1.0).then_some((lr, f.truth))
+}
+
+/// Ranks every cause, most likely first, and describes the first twelve in full.
 pub fn rank(kb: &Knowledge, findings: &Findings, band: AgeBand) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = kb
+    // Weights first (cheap), then words only for the causes that are listed.
+    let mut scored: Vec<(f64, &Cause)> = kb
         .causes
         .iter()
-        .map(|c| {
-            let mut log_w = prior(c, band).ln();
+        .map(|c| (prior(c, band).ln() + c.findings.iter().filter_map(|cf| lr_of(cf, findings)).map(|(lr, _)| lr.ln()).sum::<f64>(), c))
+        .collect();
+    let max = scored.iter().map(|(w, _)| *w).fold(f64::NEG_INFINITY, f64::max);
+    let total: f64 = scored.iter().map(|(w, _)| (w - max).exp()).sum();
+    scored.sort_by(|(wa, a), (wb, b)| wb.total_cmp(wa).then(b.cant_miss.cmp(&a.cant_miss)).then(a.id.cmp(&b.id)));
+    scored
+        .into_iter()
+        .take(LISTED)
+        .map(|(log_w, c)| {
             let mut evidence_for = Vec::new();
             let mut evidence_against = Vec::new();
             for cf in &c.findings {
-                let Some(f) = findings.get(&cf.id) else { continue };
-                let lr = match f.truth {
-                    Truth::True => cf.lr_present,
-                    Truth::False => cf.lr_absent,
-                    Truth::Unknown => 1.0,
-                };
-                if lr == 1.0 {
-                    continue;
-                }
-                log_w += lr.ln();
+                let Some((lr, truth)) = lr_of(cf, findings) else { continue };
                 let e = Evidence {
                     finding: cf.id.clone(),
-                    truth: f.truth,
+                    truth,
                     lr,
                     why: cf.why.clone(),
-                    detail: f.detail.clone(),
+                    detail: findings.get(&cf.id).map(|f| f.detail.clone()).unwrap_or_default(),
                     sources: cf.sources.clone(),
                 };
                 if lr > 1.0 { evidence_for.push(e) } else { evidence_against.push(e) }
@@ -106,7 +118,7 @@ pub fn rank(kb: &Knowledge, findings: &Findings, band: AgeBand) -> Vec<Candidate
                 name: c.name.clone(),
                 plain: c.plain.clone(),
                 icd10,
-                weight: log_w,
+                weight: (log_w - max).exp() / total,
                 cant_miss: c.cant_miss,
                 evidence_for,
                 evidence_against,
@@ -115,15 +127,7 @@ pub fn rank(kb: &Knowledge, findings: &Findings, band: AgeBand) -> Vec<Candidate
                 sources: c.sources.clone(),
             }
         })
-        .collect();
-    // Normalise log weights to shares.
-    let max = out.iter().map(|c| c.weight).fold(f64::NEG_INFINITY, f64::max);
-    let total: f64 = out.iter().map(|c| (c.weight - max).exp()).sum();
-    for c in &mut out {
-        c.weight = (c.weight - max).exp() / total;
-    }
-    out.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(b.cant_miss.cmp(&a.cant_miss)).then(a.id.cmp(&b.id)));
-    out
+        .collect()
 }
 
 /// Can't-miss causes that remain open: not pushed down by evidence against them, and either

@@ -101,6 +101,8 @@ pub struct Context<'k> {
     pub has_medication_list: bool,
     /// Days since the last chemotherapy dose, when one is recent.
     pub chemo_day: Option<(f64, String)>,
+    /// The primary white-cell series (ANC, else WBC) with low flags, computed once.
+    primary: (AnalyteId, Vec<Point>),
     /// Derivation and reading notes.
     pub notes: Vec<crate::InputNote>,
 }
@@ -215,8 +217,11 @@ impl<'k> Context<'k> {
             drugs: Vec::new(),
             has_medication_list: !record.medications.is_empty(),
             chemo_day: None,
+            primary: (AnalyteId::Anc, Vec::new()),
             notes,
         };
+        let anc = ctx.points(AnalyteId::Anc);
+        ctx.primary = if anc.is_empty() { (AnalyteId::Wbc, ctx.points(AnalyteId::Wbc)) } else { (AnalyteId::Anc, anc) };
         ctx.analyse_drugs(record);
         ctx
     }
@@ -243,9 +248,8 @@ impl<'k> Context<'k> {
     }
 
     /// The primary white-cell series: ANC when measured or derived, else WBC.
-    pub fn primary(&self) -> (AnalyteId, Vec<Point>) {
-        let anc = self.points(AnalyteId::Anc);
-        if anc.is_empty() { (AnalyteId::Wbc, self.points(AnalyteId::Wbc)) } else { (AnalyteId::Anc, anc) }
+    pub fn primary(&self) -> (AnalyteId, &[Point]) {
+        (self.primary.0, &self.primary.1)
     }
 
     /// The current reading of an analyte, if any.
@@ -267,7 +271,7 @@ impl<'k> Context<'k> {
     /// recent episode when counts have since recovered).
     pub fn episode_start(&self) -> Option<OffsetDateTime> {
         let (_, points) = self.primary();
-        if let Some(run) = series::latest_low_run(&points) {
+        if let Some(run) = series::latest_low_run(points) {
             return run.first().map(|p| p.at);
         }
         // Recovered: the start of the last low run.
@@ -519,6 +523,7 @@ pub fn compute(ctx: &Context) -> Findings {
 
     // Across counts.
     let (primary, points) = ctx.primary();
+    let points = points.to_vec();
     let name = if primary == AnalyteId::Anc { "ANC" } else { "WBC" };
     put(
         "single-count",
@@ -697,10 +702,10 @@ pub fn compute(ctx: &Context) -> Findings {
     put("immunosuppressed", t, d);
     drop(put);
 
-    // Every concept in the knowledge base is a finding too.
-    for c in &kb.concepts {
-        let (truth, detail) = ctx.concepts.get(&c.id).cloned().unwrap_or((Truth::Unknown, String::new()));
-        f.entry(c.id.clone()).or_insert(Finding { truth, detail });
+    // Every concept recorded is a finding too; a concept not recorded is unknown (absent from
+    // the map), never absent.
+    for (id, (truth, detail)) in &ctx.concepts {
+        f.entry(id.clone()).or_insert(Finding { truth: *truth, detail: detail.clone() });
     }
     f
 }
