@@ -61,14 +61,21 @@ pub struct AssessmentJson {
     pub disclaimer: &'static str,
 }
 
-#[allow(non_camel_case_types, missing_docs, reason = "a plain data carrier named after its key")]
+#[allow(
+    non_camel_case_types,
+    missing_docs,
+    reason = "a plain data carrier named after its key"
+)]
 #[derive(Debug, Serialize)]
 pub struct Knowledge_ {
     pub version: String,
     pub digest: String,
 }
 
-#[allow(missing_docs, reason = "fields are documented by the contract in PRODUCT.md and docs/output.md")]
+#[allow(
+    missing_docs,
+    reason = "fields are documented by the contract in PRODUCT.md and docs/output.md"
+)]
 mod types {
     use super::*;
 
@@ -307,14 +314,28 @@ impl AssessmentJson {
         for r in &rules {
             cite(&r.sources);
         }
-        let reasons = rules.iter().filter(|r| r.level == a.level.as_str()).map(|r| if r.detail.is_empty() { r.text.clone() } else { format!("{} [{}]", r.text, r.detail) }).collect();
+        let reasons = rules
+            .iter()
+            .filter(|r| r.level == a.level.as_str())
+            .map(|r| {
+                if r.detail.is_empty() {
+                    r.text.clone()
+                } else {
+                    format!("{} [{}]", r.text, r.detail)
+                }
+            })
+            .collect();
         let differential: Vec<CauseOut> = a
             .differential
             .iter()
             .map(|c| {
                 let ev = |e: &leuko_core::Evidence| EvidenceOut {
                     finding: e.finding.clone(),
-                    status: if e.truth == Truth::True { "present" } else { "absent" },
+                    status: if e.truth == Truth::True {
+                        "present"
+                    } else {
+                        "absent"
+                    },
                     likelihood_ratio: e.lr,
                     why: e.why.clone(),
                     detail: e.detail.clone(),
@@ -358,20 +379,45 @@ impl AssessmentJson {
             cite(&w.sources);
         }
         let statement = |aud: Audience| -> Vec<StatementOut> {
-            a.statements.iter().filter(|s| s.audience == aud).map(|s| StatementOut { text: s.text.clone(), sources: s.sources.clone() }).collect()
+            a.statements
+                .iter()
+                .filter(|s| s.audience == aud)
+                .map(|s| StatementOut {
+                    text: s.text.clone(),
+                    sources: s.sources.clone(),
+                })
+                .collect()
         };
-        let explanation = ExplanationOut { plain: statement(Audience::Plain), clinical: statement(Audience::Clinical) };
+        let explanation = ExplanationOut {
+            plain: statement(Audience::Plain),
+            clinical: statement(Audience::Clinical),
+        };
         for s in explanation.plain.iter().chain(&explanation.clinical) {
             cite(&s.sources);
         }
-        let actions: Vec<ActionOut> = a.actions.iter().map(|x| ActionOut { id: x.id.clone(), text: x.text.clone(), plain: x.plain.clone(), sources: x.sources.clone() }).collect();
+        let actions: Vec<ActionOut> = a
+            .actions
+            .iter()
+            .map(|x| ActionOut {
+                id: x.id.clone(),
+                text: x.text.clone(),
+                plain: x.plain.clone(),
+                sources: x.sources.clone(),
+            })
+            .collect();
         for x in &actions {
             cite(&x.sources);
         }
         let febrile: Vec<FebrileOut> = a
             .febrile
             .iter()
-            .map(|f| FebrileOut { definition: f.definition.clone(), name: f.name.clone(), met: truth(f.met), why: f.why.clone(), sources: f.sources.clone() })
+            .map(|f| FebrileOut {
+                definition: f.definition.clone(),
+                name: f.name.clone(),
+                met: truth(f.met),
+                why: f.why.clone(),
+                sources: f.sources.clone(),
+            })
             .collect();
         for f in &febrile {
             cite(&f.sources);
@@ -386,7 +432,13 @@ impl AssessmentJson {
                 kb.source(id).map(|s| {
                     (
                         id.clone(),
-                        SourceOut { citation: s.citation.clone(), url: s.url.clone(), kind: s.kind.clone(), version: s.version.clone(), confidence: s.confidence.clone() },
+                        SourceOut {
+                            citation: s.citation.clone(),
+                            url: s.url.clone(),
+                            kind: s.kind.clone(),
+                            version: s.version.clone(),
+                            confidence: s.confidence.clone(),
+                        },
                     )
                 })
             })
@@ -394,11 +446,16 @@ impl AssessmentJson {
 
         AssessmentJson {
             as_of: ts(a.as_of),
-            knowledge: Knowledge_ { version: a.knowledge.0.clone(), digest: a.knowledge.1.clone() },
+            knowledge: Knowledge_ {
+                version: a.knowledge.0.clone(),
+                digest: a.knowledge.1.clone(),
+            },
             profile: a.profile.clone(),
             patient: PatientOut {
                 age_days: a.age_days,
-                age_years: a.age_days.map(|d| (f64::from(d) / 365.25 * 10.0).floor() / 10.0),
+                age_years: a
+                    .age_days
+                    .map(|d| (f64::from(d) / 365.25 * 10.0).floor() / 10.0),
                 sex: match a.sex {
                     leuko_core::Sex::Female => "female",
                     leuko_core::Sex::Male => "male",
@@ -407,11 +464,25 @@ impl AssessmentJson {
                 },
                 duffy_null: a.duffy_null,
             },
-            triage: TriageOut { level: a.level.as_str(), reasons, rules },
+            triage: TriageOut {
+                level: a.level.as_str(),
+                reasons,
+                rules,
+            },
             grades: GradesOut {
                 ctcae_v5: a.grades.iter().map(|g| (g.key.clone(), g.grade)).collect(),
                 ctcae_version: a.ctcae_version.clone(),
-                detail: a.grades.iter().map(|g| GradeOut { key: g.key.clone(), term: g.term.clone(), grade: g.grade, value: g.value, lln: g.lln }).collect(),
+                detail: a
+                    .grades
+                    .iter()
+                    .map(|g| GradeOut {
+                        key: g.key.clone(),
+                        term: g.term.clone(),
+                        grade: g.grade,
+                        value: g.value,
+                        lln: g.lln,
+                    })
+                    .collect(),
             },
             counts: a
                 .counts
@@ -426,14 +497,21 @@ impl AssessmentJson {
                     lower_limit: c.lower_limit.as_ref().map(|l| l.value),
                     lower_limit_source: c.lower_limit.as_ref().map(|l| match &l.source {
                         leuko_core::LimitSource::Laboratory => "laboratory".to_owned(),
-                        leuko_core::LimitSource::Interval { population, .. } => format!("interval ({population:?})").to_lowercase(),
+                        leuko_core::LimitSource::Interval { population, .. } => {
+                            format!("interval ({population:?})").to_lowercase()
+                        }
                         leuko_core::LimitSource::Profile { id, .. } => format!("profile {id}"),
                     }),
                     low: truth(c.low),
                     low_for_general_population: truth(c.low_general),
                 })
                 .collect(),
-            neutropenia: a.neutropenia.as_ref().map(|n| NeutropeniaOut { anc: n.anc, threshold: n.threshold, severity: n.severity.clone(), profound: n.profound }),
+            neutropenia: a.neutropenia.as_ref().map(|n| NeutropeniaOut {
+                anc: n.anc,
+                threshold: n.threshold,
+                severity: n.severity.clone(),
+                profound: n.profound,
+            }),
             febrile_neutropenia: febrile,
             clozapine: a.clozapine.as_ref().map(|c| ClozapineOut {
                 table: c.table,
@@ -448,7 +526,14 @@ impl AssessmentJson {
                 overdue: c.overdue,
                 note: c.note.clone(),
             }),
-            patterns: a.patterns.iter().map(|p| PatternOut { id: p.id.clone(), text: p.text.clone() }).collect(),
+            patterns: a
+                .patterns
+                .iter()
+                .map(|p| PatternOut {
+                    id: p.id.clone(),
+                    text: p.text.clone(),
+                })
+                .collect(),
             medicines: a
                 .medicines
                 .iter()
@@ -465,14 +550,32 @@ impl AssessmentJson {
             differential,
             cant_miss_open: a.cant_miss_open.clone(),
             discriminating_test: a.discriminating_test.as_ref().and_then(|(t, x, y)| {
-                kb.test(t).map(|test| DiscriminatingOut { test: t.clone(), name: test.name.clone(), between: [x.clone(), y.clone()] })
+                kb.test(t).map(|test| DiscriminatingOut {
+                    test: t.clone(),
+                    name: test.name.clone(),
+                    between: [x.clone(), y.clone()],
+                })
             }),
             workup,
             actions,
-            missing: a.missing.iter().map(|m| MissingOut { what: m.what.clone(), would_change: m.would_change.clone() }).collect(),
+            missing: a
+                .missing
+                .iter()
+                .map(|m| MissingOut {
+                    what: m.what.clone(),
+                    would_change: m.would_change.clone(),
+                })
+                .collect(),
             explanation,
             sources,
-            input_notes: a.input_notes.iter().map(|n| NoteOut { field: n.field.clone(), message: n.message.clone() }).collect(),
+            input_notes: a
+                .input_notes
+                .iter()
+                .map(|n| NoteOut {
+                    field: n.field.clone(),
+                    message: n.message.clone(),
+                })
+                .collect(),
             disclaimer: DISCLAIMER,
         }
     }

@@ -17,7 +17,10 @@
 //! test.
 
 use leuko_core::units;
-use leuko_core::{ConditionEntry, ConditionStatus, InputNote, MedicationEntry, Observation, Patient, Record, RefRange, Sex};
+use leuko_core::{
+    ConditionEntry, ConditionStatus, InputNote, MedicationEntry, Observation, Patient, Record,
+    RefRange, Sex,
+};
 use leuko_kb::{AnalyteId, Knowledge};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -137,7 +140,10 @@ pub struct RecordError {
 }
 
 fn rerr(field: impl Into<String>, message: impl Into<String>) -> RecordError {
-    RecordError { field: field.into(), message: message.into() }
+    RecordError {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 /// The JSON Schema of the record, as pretty JSON.
@@ -147,7 +153,12 @@ pub fn schema_json() -> String {
 }
 
 fn time_at(text: &str, field: &str) -> Result<OffsetDateTime, RecordError> {
-    leuko_fhir_time(text).ok_or_else(|| rerr(field, format!("{text:?} is not an RFC 3339 date-time or a YYYY-MM-DD date")))
+    leuko_fhir_time(text).ok_or_else(|| {
+        rerr(
+            field,
+            format!("{text:?} is not an RFC 3339 date-time or a YYYY-MM-DD date"),
+        )
+    })
 }
 
 fn leuko_fhir_time(text: &str) -> Option<OffsetDateTime> {
@@ -156,7 +167,9 @@ fn leuko_fhir_time(text: &str) -> Option<OffsetDateTime> {
         return Some(t);
     }
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(text, &fmt).ok().map(|d| d.midnight().assume_utc())
+    time::Date::parse(text, &fmt)
+        .ok()
+        .map(|d| d.midnight().assume_utc())
 }
 
 impl RecordJson {
@@ -165,7 +178,12 @@ impl RecordJson {
     /// # Errors
     /// A [`RecordError`] naming the field when the JSON does not fit the schema.
     pub fn from_slice(bytes: &[u8]) -> Result<RecordJson, RecordError> {
-        serde_json::from_slice(bytes).map_err(|e| rerr(format!("line {} column {}", e.line(), e.column()), e.to_string()))
+        serde_json::from_slice(bytes).map_err(|e| {
+            rerr(
+                format!("line {} column {}", e.line(), e.column()),
+                e.to_string(),
+            )
+        })
     }
 
     /// Converts to the engine's record. `as_of` is needed only when the age is given in years.
@@ -174,21 +192,40 @@ impl RecordJson {
     /// A [`RecordError`] naming the field and the value.
     pub fn to_record(&self, kb: &Knowledge, as_of: OffsetDateTime) -> Result<Record, RecordError> {
         let mut rec = Record::default();
-        let sex = match self.patient.sex.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let sex = match self
+            .patient
+            .sex
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("unknown") => Sex::Unknown,
             Some("female" | "f") => Sex::Female,
             Some("male" | "m") => Sex::Male,
             Some("other") => Sex::Other,
-            Some(other) => return Err(rerr("patient.sex", format!("{other:?} is not one of female, male, other, unknown"))),
+            Some(other) => {
+                return Err(rerr(
+                    "patient.sex",
+                    format!("{other:?} is not one of female, male, other, unknown"),
+                ));
+            }
         };
         let birth_date = match (&self.patient.birth_date, self.patient.age_years) {
             (Some(b), _) => Some(time_at(b, "patient.birth_date")?.date()),
             (None, Some(y)) if y.is_finite() && (0.0..=130.0).contains(&y) => {
-                rec.notes.push(InputNote { field: "patient.age_years".to_owned(), message: format!("age {y} years: date of birth estimated") });
+                rec.notes.push(InputNote {
+                    field: "patient.age_years".to_owned(),
+                    message: format!("age {y} years: date of birth estimated"),
+                });
                 let days = (y * 365.25).round() as i64;
                 Some((as_of - time::Duration::days(days)).date())
             }
-            (None, Some(y)) => return Err(rerr("patient.age_years", format!("{y} is not an age in years (0-130)"))),
+            (None, Some(y)) => {
+                return Err(rerr(
+                    "patient.age_years",
+                    format!("{y} is not an age in years (0-130)"),
+                ));
+            }
             (None, None) => None,
         };
         rec.patient = Patient { birth_date, sex };
@@ -199,24 +236,48 @@ impl RecordJson {
                 .and_then(|a| kb.analyte(a))
                 .or_else(|| kb.analyte_by_loinc(&r.analyte))
                 .or_else(|| leuko_fhir::analyte_by_text(kb, &r.analyte))
-                .ok_or_else(|| rerr(format!("{field}.analyte"), format!("{:?} is not an analyte leuko knows", r.analyte)))?;
+                .ok_or_else(|| {
+                    rerr(
+                        format!("{field}.analyte"),
+                        format!("{:?} is not an analyte leuko knows", r.analyte),
+                    )
+                })?;
             let at = time_at(&r.at, &format!("{field}.at"))?;
             let (number, unit, comparator) = match &r.value {
-                ValueJson::Number(n) => (*n, r.unit.clone().unwrap_or_default(), leuko_core::Comparator::Equal),
+                ValueJson::Number(n) => (
+                    *n,
+                    r.unit.clone().unwrap_or_default(),
+                    leuko_core::Comparator::Equal,
+                ),
                 ValueJson::Text(t) => {
-                    let q = units::parse_text_quantity(t).map_err(|e| rerr(format!("{field}.value"), e.to_string()))?;
-                    let unit = if q.unit.is_empty() { r.unit.clone().unwrap_or_default() } else { q.unit };
+                    let q = units::parse_text_quantity(t)
+                        .map_err(|e| rerr(format!("{field}.value"), e.to_string()))?;
+                    let unit = if q.unit.is_empty() {
+                        r.unit.clone().unwrap_or_default()
+                    } else {
+                        q.unit
+                    };
                     (q.value, unit, q.comparator)
                 }
             };
             let value = units::to_canonical(kb, analyte, number, &unit).map_err(|e| {
-                let f = if matches!(e, units::ValueError::UnknownUnit { .. }) { "unit" } else { "value" };
+                let f = if matches!(e, units::ValueError::UnknownUnit { .. }) {
+                    "unit"
+                } else {
+                    "value"
+                };
                 rerr(format!("{field}.{f}"), e.to_string())
             })?;
             let canonical = units::canonical_unit(analyte.dimension);
-            let reported = units::find_unit(kb, analyte.dimension, &unit).filter(|u| u.ucum != canonical).map(|u| (number, u.ucum.clone()));
+            let reported = units::find_unit(kb, analyte.dimension, &unit)
+                .filter(|u| u.ucum != canonical)
+                .map(|u| (number, u.ucum.clone()));
             let limit = |v: Option<f64>, name: &str| -> Result<Option<f64>, RecordError> {
-                v.map(|v| units::to_canonical(kb, analyte, v, &unit).map_err(|e| rerr(format!("{field}.{name}"), e.to_string()))).transpose()
+                v.map(|v| {
+                    units::to_canonical(kb, analyte, v, &unit)
+                        .map_err(|e| rerr(format!("{field}.{name}"), e.to_string()))
+                })
+                .transpose()
             };
             let low = limit(r.reference_low, "reference_low")?;
             let high = limit(r.reference_high, "reference_high")?;
@@ -226,7 +287,8 @@ impl RecordJson {
                 value,
                 comparator,
                 reported,
-                reference_range: (low.is_some() || high.is_some()).then_some(RefRange { low, high }),
+                reference_range: (low.is_some() || high.is_some())
+                    .then_some(RefRange { low, high }),
                 derived: false,
                 source_ref: field,
             });
@@ -236,44 +298,98 @@ impl RecordJson {
             let concept = c
                 .code
                 .as_deref()
-                .and_then(|code| kb.concept_by_snomed(code).or_else(|| kb.concept_by_icd10(code)))
+                .and_then(|code| {
+                    kb.concept_by_snomed(code)
+                        .or_else(|| kb.concept_by_icd10(code))
+                })
                 .or_else(|| kb.concept(&c.name.to_ascii_lowercase()))
                 .or_else(|| kb.concept_by_text(&c.name));
             if concept.is_none() {
-                rec.notes.push(InputNote { field: format!("{field}.name"), message: format!("{:?} is not a condition leuko recognises; it was not used", c.name) });
+                rec.notes.push(InputNote {
+                    field: format!("{field}.name"),
+                    message: format!(
+                        "{:?} is not a condition leuko recognises; it was not used",
+                        c.name
+                    ),
+                });
             }
             let status = match c.status.as_deref() {
                 None | Some("active") => ConditionStatus::Active,
                 Some("resolved" | "inactive") => ConditionStatus::Resolved,
                 Some("absent" | "no" | "refuted") => ConditionStatus::Absent,
-                Some(other) => return Err(rerr(format!("{field}.status"), format!("{other:?} is not one of active, resolved, absent"))),
+                Some(other) => {
+                    return Err(rerr(
+                        format!("{field}.status"),
+                        format!("{other:?} is not one of active, resolved, absent"),
+                    ));
+                }
             };
             rec.conditions.push(ConditionEntry {
                 concept: concept.map(|k| k.id.clone()),
                 text: c.name.clone(),
                 status,
-                onset: c.onset.as_deref().map(|t| time_at(t, &format!("{field}.onset"))).transpose()?,
-                abatement: c.abatement.as_deref().map(|t| time_at(t, &format!("{field}.abatement"))).transpose()?,
+                onset: c
+                    .onset
+                    .as_deref()
+                    .map(|t| time_at(t, &format!("{field}.onset")))
+                    .transpose()?,
+                abatement: c
+                    .abatement
+                    .as_deref()
+                    .map(|t| time_at(t, &format!("{field}.abatement")))
+                    .transpose()?,
                 source_ref: field,
             });
         }
         for (i, m) in self.medications.iter().enumerate() {
             let field = format!("medications[{i}]");
-            let mut drugs: Vec<String> = m.rxnorm.as_deref().and_then(|c| kb.drug_by_rxnorm(c)).map(|d| vec![d.id.clone()]).unwrap_or_default();
+            let mut drugs: Vec<String> = m
+                .rxnorm
+                .as_deref()
+                .and_then(|c| kb.drug_by_rxnorm(c))
+                .map(|d| vec![d.id.clone()])
+                .unwrap_or_default();
             if drugs.is_empty() {
-                drugs = kb.drugs_in_text(&m.name).into_iter().map(|d| d.id.clone()).collect();
+                drugs = kb
+                    .drugs_in_text(&m.name)
+                    .into_iter()
+                    .map(|d| d.id.clone())
+                    .collect();
             }
             if drugs.is_empty() {
-                rec.notes.push(InputNote { field: format!("{field}.name"), message: format!("{:?} is not in leuko's drug list; it was recorded but not judged", m.name) });
+                rec.notes.push(InputNote {
+                    field: format!("{field}.name"),
+                    message: format!(
+                        "{:?} is not in leuko's drug list; it was recorded but not judged",
+                        m.name
+                    ),
+                });
             }
-            let start = m.start.as_deref().map(|t| time_at(t, &format!("{field}.start"))).transpose()?;
-            let end = m.end.as_deref().map(|t| time_at(t, &format!("{field}.end"))).transpose()?;
-            if let (Some(s), Some(e)) = (start, end) {
-                if e < s {
-                    return Err(rerr(format!("{field}.end"), format!("{} is before the start {}", e.date(), s.date())));
+            let start = m
+                .start
+                .as_deref()
+                .map(|t| time_at(t, &format!("{field}.start")))
+                .transpose()?;
+            let end = m
+                .end
+                .as_deref()
+                .map(|t| time_at(t, &format!("{field}.end")))
+                .transpose()?;
+            if let (Some(s), Some(e)) = (start, end)
+                && e < s {
+                    return Err(rerr(
+                        format!("{field}.end"),
+                        format!("{} is before the start {}", e.date(), s.date()),
+                    ));
                 }
-            }
-            rec.medications.push(MedicationEntry { drugs, text: m.name.clone(), start, end, active: end.is_none(), source_ref: field });
+            rec.medications.push(MedicationEntry {
+                drugs,
+                text: m.name.clone(),
+                start,
+                end,
+                active: end.is_none(),
+                source_ref: field,
+            });
         }
         Ok(rec)
     }

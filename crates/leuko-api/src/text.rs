@@ -39,7 +39,17 @@ pub fn render(a: &AssessmentJson, color: Color) -> String {
                 nums.push(n);
             }
         }
-        if nums.is_empty() { String::new() } else { format!(" [{}]", nums.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")) }
+        if nums.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " [{}]",
+                nums.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        }
     };
     let level = a.triage.level.to_uppercase();
     let code = match a.triage.level {
@@ -49,11 +59,30 @@ pub fn render(a: &AssessmentJson, color: Color) -> String {
         "routine" => "1;30;42",
         _ => "1;30;47",
     };
-    let headline = a.triage.rules.first().map(|r| r.plain.clone()).unwrap_or_default();
-    let _ = writeln!(out, "{} {}", paint(color, code, &format!(" {level} ")), headline);
+    let headline = a
+        .triage
+        .rules
+        .first()
+        .map(|r| r.plain.clone())
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{} {}",
+        paint(color, code, &format!(" {level} ")),
+        headline
+    );
     for r in a.triage.rules.iter().filter(|r| r.level == a.triage.level) {
         let c = cite(&r.sources);
-        let _ = writeln!(out, "  - {}{}{c}", r.text, if r.detail.is_empty() { String::new() } else { format!(" [{}]", r.detail) });
+        let _ = writeln!(
+            out,
+            "  - {}{}{c}",
+            r.text,
+            if r.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", r.detail)
+            }
+        );
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", paint(color, "1", "Counts"));
@@ -74,32 +103,75 @@ pub fn render(a: &AssessmentJson, color: Color) -> String {
             flag
         );
     }
-    let grades: Vec<String> = a.grades.ctcae_v5.iter().map(|(k, g)| format!("{k} {g}")).collect();
+    let grades: Vec<String> = a
+        .grades
+        .ctcae_v5
+        .iter()
+        .map(|(k, g)| format!("{k} {g}"))
+        .collect();
     if !grades.is_empty() {
         let c = cite(&["ctcae-v5".to_owned()]);
-        let _ = writeln!(out, "  CTCAE v{}: {}{c}", a.grades.ctcae_version, grades.join(", "));
+        let _ = writeln!(
+            out,
+            "  CTCAE v{}: {}{c}",
+            a.grades.ctcae_version,
+            grades.join(", ")
+        );
     }
-    if let Some(n) = &a.neutropenia {
-        if let Some(s) = &n.severity {
-            let _ = writeln!(out, "  Neutropenia: {s} (ANC {} below {})", crate::output::num(n.anc), crate::output::num(n.threshold));
+    if let Some(n) = &a.neutropenia
+        && let Some(s) = &n.severity {
+            let _ = writeln!(
+                out,
+                "  Neutropenia: {s} (ANC {} below {})",
+                crate::output::num(n.anc),
+                crate::output::num(n.threshold)
+            );
         }
-    }
     for f in a.febrile_neutropenia.iter().filter(|f| f.met != "no") {
         let c = cite(&f.sources);
-        let _ = writeln!(out, "  {}: {} ({}){c}", f.name, if f.met == "yes" { "met" } else { "possibly met" }, f.why);
+        let _ = writeln!(
+            out,
+            "  {}: {} ({}){c}",
+            f.name,
+            if f.met == "yes" {
+                "met"
+            } else {
+                "possibly met"
+            },
+            f.why
+        );
     }
     if let Some(cz) = &a.clozapine {
-        let _ = writeln!(out, "  Clozapine: {} ({} table). {} {}", cz.category, cz.table, cz.action, cz.monitoring);
+        let _ = writeln!(
+            out,
+            "  Clozapine: {} ({} table). {} {}",
+            cz.category, cz.table, cz.action, cz.monitoring
+        );
     }
     for p in &a.patterns {
         let _ = writeln!(out, "  Pattern: {}", p.text);
     }
     if !a.differential.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "{}", paint(color, "1", "Possible causes (not a diagnosis)"));
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(color, "1", "Possible causes (not a diagnosis)")
+        );
         for (i, c) in a.differential.iter().take(5).enumerate() {
-            let marker = if c.cant_miss { paint(color, "35", " [can't miss]") } else { String::new() };
-            let _ = writeln!(out, "  {}. {} [{}] {:.0}%{marker}", i + 1, c.name, c.icd10.join(", "), c.weight * 100.0);
+            let marker = if c.cant_miss {
+                paint(color, "35", " [can't miss]")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "  {}. {} [{}] {:.0}%{marker}",
+                i + 1,
+                c.name,
+                c.icd10.join(", "),
+                c.weight * 100.0
+            );
             for e in c.evidence_for.iter().take(3) {
                 let cc = cite(&e.sources);
                 let _ = writeln!(out, "       + {} ({}){cc}", e.why, e.detail);
@@ -110,10 +182,18 @@ pub fn render(a: &AssessmentJson, color: Color) -> String {
             }
         }
         if !a.cant_miss_open.is_empty() {
-            let _ = writeln!(out, "  Still open, not to be missed: {}", a.cant_miss_open.join(", "));
+            let _ = writeln!(
+                out,
+                "  Still open, not to be missed: {}",
+                a.cant_miss_open.join(", ")
+            );
         }
         if let Some(d) = &a.discriminating_test {
-            let _ = writeln!(out, "  Best test to separate {} and {}: {}", d.between[0], d.between[1], d.name);
+            let _ = writeln!(
+                out,
+                "  Best test to separate {} and {}: {}",
+                d.between[0], d.between[1], d.name
+            );
         }
     }
     if !a.workup.is_empty() {
@@ -121,8 +201,19 @@ pub fn render(a: &AssessmentJson, color: Color) -> String {
         let _ = writeln!(out, "{}", paint(color, "1", "Work-up"));
         for (i, w) in a.workup.iter().enumerate() {
             let c = cite(&w.sources);
-            let loinc = w.loinc.as_ref().map(|l| format!(" (LOINC {l})")).unwrap_or_default();
-            let _ = writeln!(out, "  {}. [{}] {}{loinc}: {}{c}", i + 1, w.priority, w.name, w.reason);
+            let loinc = w
+                .loinc
+                .as_ref()
+                .map(|l| format!(" (LOINC {l})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}. [{}] {}{loinc}: {}{c}",
+                i + 1,
+                w.priority,
+                w.name,
+                w.reason
+            );
         }
     }
     if !a.actions.is_empty() {
@@ -141,7 +232,11 @@ pub fn render(a: &AssessmentJson, color: Color) -> String {
     }
     if !a.missing.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "{}", paint(color, "1", "Missing, and what it would change"));
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(color, "1", "Missing, and what it would change")
+        );
         for m in &a.missing {
             let _ = writeln!(out, "  - {}: {}", m.what, m.would_change);
         }
@@ -162,10 +257,18 @@ pub fn render(a: &AssessmentJson, color: Color) -> String {
             "  [{}] {}{}",
             i + 1,
             s.map_or(id.as_str(), |s| s.citation.as_str()),
-            s.filter(|s| s.confidence != "confirmed").map(|s| format!(" ({})", s.confidence)).unwrap_or_default()
+            s.filter(|s| s.confidence != "confirmed")
+                .map(|s| format!(" ({})", s.confidence))
+                .unwrap_or_default()
         );
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "{} (knowledge {}, as of {})", crate::output::DISCLAIMER, a.knowledge.version, a.as_of);
+    let _ = writeln!(
+        out,
+        "{} (knowledge {}, as of {})",
+        crate::output::DISCLAIMER,
+        a.knowledge.version,
+        a.as_of
+    );
     out
 }

@@ -15,7 +15,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 #[derive(Parser)]
-#[command(name = "leuko", version, about = "Assess a low white blood cell count: how low, how urgent, possible causes, what to check next.")]
+#[command(
+    name = "leuko",
+    version,
+    about = "Assess a low white blood cell count: how low, how urgent, possible causes, what to check next."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -67,7 +71,10 @@ struct Failure {
 }
 
 fn input_error(message: impl Into<String>) -> Failure {
-    Failure { code: 2, message: message.into() }
+    Failure {
+        code: 2,
+        message: message.into(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -84,10 +91,19 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let kb = Knowledge::embedded().map_err(|e| Failure { code: 3, message: format!("knowledge base failed to load (a bug): {e}") })?;
+    let kb = Knowledge::embedded().map_err(|e| Failure {
+        code: 3,
+        message: format!("knowledge base failed to load (a bug): {e}"),
+    })?;
     let mut stdout = std::io::stdout().lock();
     let write = |out: &mut std::io::StdoutLock, text: &str| -> Result<(), Failure> {
-        out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("writing standard output").map_err(|e| Failure { code: 3, message: format!("{e:#}") })
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .context("writing standard output")
+            .map_err(|e| Failure {
+                code: 3,
+                message: format!("{e:#}"),
+            })
     };
     match cli.command {
         Command::Schema => write(&mut stdout, &leuko_api::record::schema_json()),
@@ -105,23 +121,45 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 kb.rules.len()
             ),
         ),
-        Command::Assess { format, asof, profile, color, file } => {
+        Command::Assess {
+            format,
+            asof,
+            profile,
+            color,
+            file,
+        } => {
             let as_of = match asof {
-                Some(s) => OffsetDateTime::parse(&s, &Rfc3339).map_err(|_| input_error(format!("--asof: {s:?} is not an RFC 3339 date-time such as 2026-02-17T20:00:00Z")))?,
+                Some(s) => OffsetDateTime::parse(&s, &Rfc3339).map_err(|_| {
+                    input_error(format!(
+                        "--asof: {s:?} is not an RFC 3339 date-time such as 2026-02-17T20:00:00Z"
+                    ))
+                })?,
                 // The clock is read here, at the edge; the core takes `as_of` as a parameter.
                 None => OffsetDateTime::now_utc(),
             };
             let bytes = read_input(file.as_deref())?;
             let record = read_record(&kb, &bytes, as_of)?;
-            let assessment = leuko_core::assess(&kb, &record, as_of, &leuko_core::Options { profile }).map_err(|e| input_error(format!("--profile: {e}")))?;
+            let assessment =
+                leuko_core::assess(&kb, &record, as_of, &leuko_core::Options { profile })
+                    .map_err(|e| input_error(format!("--profile: {e}")))?;
             let out = AssessmentJson::from_assessment(&kb, &assessment);
             let text = match format {
-                Format::Json => serde_json::to_string_pretty(&out).map_err(|e| Failure { code: 3, message: e.to_string() })? + "\n",
+                Format::Json => {
+                    serde_json::to_string_pretty(&out).map_err(|e| Failure {
+                        code: 3,
+                        message: e.to_string(),
+                    })? + "\n"
+                }
                 Format::Text => {
                     let color = match color {
                         ColorChoice::Always => Color::Always,
                         ColorChoice::Never => Color::Never,
-                        ColorChoice::Auto if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() => Color::Always,
+                        ColorChoice::Auto
+                            if std::io::stdout().is_terminal()
+                                && std::env::var_os("NO_COLOR").is_none() =>
+                        {
+                            Color::Always
+                        }
                         ColorChoice::Auto => Color::Never,
                     };
                     render(&out, color)
@@ -138,26 +176,45 @@ fn read_input(file: Option<&str>) -> Result<Vec<u8>, Failure> {
     let mut bytes = Vec::new();
     match file {
         None | Some("-") => {
-            std::io::stdin().take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| input_error(format!("standard input: {e}")))?;
+            std::io::stdin()
+                .take(MAX_INPUT + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| input_error(format!("standard input: {e}")))?;
         }
         Some(path) => {
             let f = std::fs::File::open(path).map_err(|e| input_error(format!("{path}: {e}")))?;
-            f.take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| input_error(format!("{path}: {e}")))?;
+            f.take(MAX_INPUT + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| input_error(format!("{path}: {e}")))?;
         }
     }
     if bytes.len() as u64 > MAX_INPUT {
-        return Err(input_error(format!("input is larger than {} MiB", MAX_INPUT / 1024 / 1024)));
+        return Err(input_error(format!(
+            "input is larger than {} MiB",
+            MAX_INPUT / 1024 / 1024
+        )));
     }
     Ok(bytes)
 }
 
-fn read_record(kb: &Knowledge, bytes: &[u8], as_of: OffsetDateTime) -> Result<leuko_core::Record, Failure> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| input_error(format!("input is not valid JSON (line {}, column {}): {e}", e.line(), e.column())))?;
+fn read_record(
+    kb: &Knowledge,
+    bytes: &[u8],
+    as_of: OffsetDateTime,
+) -> Result<leuko_core::Record, Failure> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        input_error(format!(
+            "input is not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
     if leuko_fhir::is_fhir(&value) {
         leuko_fhir::read_bundle(kb, &value).map_err(|e| input_error(e.to_string()))
     } else {
-        let rec: RecordJson = serde_json::from_value(value).map_err(|e| input_error(format!("leuko record: {e}")))?;
-        rec.to_record(kb, as_of).map_err(|e| input_error(e.to_string()))
+        let rec: RecordJson =
+            serde_json::from_value(value).map_err(|e| input_error(format!("leuko record: {e}")))?;
+        rec.to_record(kb, as_of)
+            .map_err(|e| input_error(e.to_string()))
     }
 }

@@ -2,7 +2,10 @@
 //! Run: `cargo bench -p leuko-core --bench assess`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use leuko_core::{AnalyteId, Comparator, ConditionEntry, ConditionStatus, Knowledge, MedicationEntry, Observation, Options, Patient, Record, Sex};
+use leuko_core::{
+    AnalyteId, Comparator, ConditionEntry, ConditionStatus, Knowledge, MedicationEntry,
+    Observation, Options, Patient, Record, Sex,
+};
 use time::{Duration, macros::datetime};
 
 fn obs(analyte: AnalyteId, value: f64, days_ago: i64) -> Observation {
@@ -20,7 +23,10 @@ fn obs(analyte: AnalyteId, value: f64, days_ago: i64) -> Observation {
 
 fn single() -> Record {
     Record {
-        patient: Patient { birth_date: Some(time::macros::date!(1974 - 02 - 17)), sex: Sex::Female },
+        patient: Patient {
+            birth_date: Some(time::macros::date!(1974 - 02 - 17)),
+            sex: Sex::Female,
+        },
         observations: vec![
             obs(AnalyteId::Wbc, 1.1, 0),
             obs(AnalyteId::Anc, 0.4, 0),
@@ -75,8 +81,12 @@ fn bench(c: &mut Criterion) {
     let opts = Options::default();
     let one = single();
     let fifty = history();
-    c.bench_function("assess/single-count", |b| b.iter(|| leuko_core::assess(&kb, std::hint::black_box(&one), as_of, &opts)));
-    c.bench_function("assess/50-count-history", |b| b.iter(|| leuko_core::assess(&kb, std::hint::black_box(&fifty), as_of, &opts)));
+    c.bench_function("assess/single-count", |b| {
+        b.iter(|| leuko_core::assess(&kb, std::hint::black_box(&one), as_of, &opts))
+    });
+    c.bench_function("assess/50-count-history", |b| {
+        b.iter(|| leuko_core::assess(&kb, std::hint::black_box(&fifty), as_of, &opts))
+    });
     c.bench_function("knowledge/load", |b| b.iter(Knowledge::embedded));
 }
 

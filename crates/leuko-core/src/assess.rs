@@ -205,7 +205,11 @@ pub struct Assessment {
 pub fn fmt_num(v: f64) -> String {
     let s = format!("{v:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".to_owned() } else { s.to_owned() }
+    if s == "-0" {
+        "0".to_owned()
+    } else {
+        s.to_owned()
+    }
 }
 
 /// Assesses a record as of a moment. Total: bad or missing data shows up in `missing` and
@@ -213,7 +217,12 @@ pub fn fmt_num(v: f64) -> String {
 ///
 /// # Errors
 /// Only [`AssessError::UnknownProfile`].
-pub fn assess(kb: &Knowledge, record: &Record, as_of: OffsetDateTime, options: &Options) -> Result<Assessment, AssessError> {
+pub fn assess(
+    kb: &Knowledge,
+    record: &Record,
+    as_of: OffsetDateTime,
+    options: &Options,
+) -> Result<Assessment, AssessError> {
     let profile = match &options.profile {
         Some(id) => kb.profiles.iter().find(|p| p.id == *id),
         None => kb.profiles.iter().find(|p| p.default),
@@ -221,7 +230,11 @@ pub fn assess(kb: &Knowledge, record: &Record, as_of: OffsetDateTime, options: &
     .ok_or_else(|| {
         AssessError::UnknownProfile(
             options.profile.clone().unwrap_or_default(),
-            kb.profiles.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", "),
+            kb.profiles
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         )
     })?;
     let ctx = Context::build(kb, profile, record, as_of);
@@ -244,20 +257,37 @@ pub fn assess(kb: &Knowledge, record: &Record, as_of: OffsetDateTime, options: &
     let febrile = febrile(&ctx, &findings);
     let clozapine = clozapine(&ctx);
     let clozapine_level = clozapine.as_ref().and_then(|c| {
-        let table = if c.table == "ben" { &kb.clozapine.ben } else { &kb.clozapine.general };
-        table.iter().find(|x| x.category == c.category).and_then(|x| Level::parse(&x.level))
+        let table = if c.table == "ben" {
+            &kb.clozapine.ben
+        } else {
+            &kb.clozapine.general
+        };
+        table
+            .iter()
+            .find(|x| x.category == c.category)
+            .and_then(|x| Level::parse(&x.level))
     });
 
-    let looks_low = counts
-        .iter()
-        .any(|c| matches!(c.analyte, AnalyteId::Wbc | AnalyteId::Anc | AnalyteId::Alc) && (c.low.is_true() || c.low_general.is_true()));
+    let looks_low = counts.iter().any(|c| {
+        matches!(c.analyte, AnalyteId::Wbc | AnalyteId::Anc | AnalyteId::Alc)
+            && (c.low.is_true() || c.low_general.is_true())
+    });
     // A low count in the last 90 days still asks for an explanation (a cycle, a recovery).
     let (_, points) = ctx.primary();
-    let recently_low = points.iter().any(|p| p.low && crate::series::days_between(p.at, as_of) <= 90.0);
-    let differential = if looks_low || recently_low { differential::rank(kb, &findings, ctx.band) } else { Vec::new() };
+    let recently_low = points
+        .iter()
+        .any(|p| p.low && crate::series::days_between(p.at, as_of) <= 90.0);
+    let differential = if looks_low || recently_low {
+        differential::rank(kb, &findings, ctx.band)
+    } else {
+        Vec::new()
+    };
     let fired = triage::evaluate(&ctx, &findings, &differential, clozapine_level);
     let level = fired.first().map_or(Level::None, |f| f.level);
-    let cant_miss_open = differential::cant_miss_open(&differential).into_iter().map(|c| c.id.clone()).collect();
+    let cant_miss_open = differential::cant_miss_open(&differential)
+        .into_iter()
+        .map(|c| c.id.clone())
+        .collect();
     let discriminating_test = workup::discriminating(&differential);
     let workup = workup::build(&ctx, &findings, &differential, level);
 
@@ -273,7 +303,15 @@ pub fn assess(kb: &Knowledge, record: &Record, as_of: OffsetDateTime, options: &
         "chemo-nadir-window",
     ]
     .iter()
-    .filter_map(|id| findings.get(*id).filter(|f| f.truth.is_true()).map(|f| Pattern { id: (*id).to_owned(), text: f.detail.clone() }))
+    .filter_map(|id| {
+        findings
+            .get(*id)
+            .filter(|f| f.truth.is_true())
+            .map(|f| Pattern {
+                id: (*id).to_owned(),
+                text: f.detail.clone(),
+            })
+    })
     .collect();
 
     let mut a = Assessment {
@@ -315,7 +353,10 @@ fn count_summaries(ctx: &Context) -> Vec<CountSummary> {
         .values()
         .filter(|r| r.obs.analyte != AnalyteId::Temperature)
         .map(|r| {
-            let dimension = ctx.kb.analyte(r.obs.analyte).map_or(leuko_kb::Dimension::Count, |a| a.dimension);
+            let dimension = ctx
+                .kb
+                .analyte(r.obs.analyte)
+                .map_or(leuko_kb::Dimension::Count, |a| a.dimension);
             CountSummary {
                 analyte: r.obs.analyte,
                 value: r.obs.value,
@@ -335,7 +376,11 @@ fn grades(ctx: &Context) -> Vec<Grade> {
     let age_at = |at: OffsetDateTime| {
         ctx.age_days.map(|now| {
             let back = crate::series::days_between(at, ctx.as_of).max(0.0).floor();
-            if f64::from(now) >= back { now - back as u32 } else { 0 }
+            if f64::from(now) >= back {
+                now - back as u32
+            } else {
+                0
+            }
         })
     };
     ctx.kb
@@ -345,7 +390,8 @@ fn grades(ctx: &Context) -> Vec<Grade> {
         .iter()
         .filter_map(|term| {
             let r = ctx.reading(term.analyte)?;
-            let lln = crate::reference::population_lln(ctx.kb, &r.obs, age_at(r.obs.at), ctx.sex).map(|l| l.value);
+            let lln = crate::reference::population_lln(ctx.kb, &r.obs, age_at(r.obs.at), ctx.sex)
+                .map(|l| l.value);
             Some(Grade {
                 key: term.key.clone(),
                 term: term.term.clone(),
@@ -371,7 +417,10 @@ fn febrile(ctx: &Context, f: &Findings) -> Vec<Febrile> {
         })
         .unwrap_or_default();
     let reported = ctx.concept("fever").is_true();
-    let expected_fall = f.get("chemo-nadir-window").or(f.get("rapid-fall")).is_some_and(|x| x.truth.is_true())
+    let expected_fall = f
+        .get("chemo-nadir-window")
+        .or(f.get("rapid-fall"))
+        .is_some_and(|x| x.truth.is_true())
         || f.get("rapid-fall").is_some_and(|x| x.truth.is_true());
     if anc.is_none() && temps.is_empty() && !reported {
         return Vec::new();
@@ -382,13 +431,23 @@ fn febrile(ctx: &Context, f: &Findings) -> Vec<Febrile> {
         .iter()
         .map(|def| {
             let (met, why) = grade::febrile(def, anc, &temps, reported, expected_fall);
-            Febrile { definition: def.id.clone(), name: def.name.clone(), met, why, sources: def.sources.clone() }
+            Febrile {
+                definition: def.id.clone(),
+                name: def.name.clone(),
+                met,
+                why,
+                sources: def.sources.clone(),
+            }
         })
         .collect()
 }
 
 fn clozapine(ctx: &Context) -> Option<Clozapine> {
-    let exposure = ctx.drugs.iter().filter(|d| d.drug_id == "clozapine").max_by_key(|d| d.start)?;
+    let exposure = ctx
+        .drugs
+        .iter()
+        .filter(|d| d.drug_id == "clozapine")
+        .max_by_key(|d| d.start)?;
     let kb = ctx.kb;
     let ben = ctx.duffy_null;
     let anc_reading = ctx.reading(AnalyteId::Anc);
@@ -396,7 +455,10 @@ fn clozapine(ctx: &Context) -> Option<Clozapine> {
     let days_on = exposure.start.map(|s| (ctx.as_of - s).whole_days());
     let schedule = days_on.and_then(|d| {
         let d = u32::try_from(d).ok()?;
-        kb.clozapine.schedule.iter().find(|s| s.from_days <= d && s.to_days.is_none_or(|t| d < t))
+        kb.clozapine
+            .schedule
+            .iter()
+            .find(|s| s.from_days <= d && s.to_days.is_none_or(|t| d < t))
     });
     let days_since_anc = anc_reading.map(|r| crate::series::days_between(r.obs.at, ctx.as_of));
     let overdue = match (schedule, days_since_anc) {

@@ -78,11 +78,28 @@ pub fn rank(kb: &Knowledge, findings: &Findings, band: AgeBand) -> Vec<Candidate
     let mut scored: Vec<(f64, &Cause)> = kb
         .causes
         .iter()
-        .map(|c| (prior(c, band).ln() + c.findings.iter().filter_map(|cf| lr_of(cf, findings)).map(|(lr, _)| lr.ln()).sum::<f64>(), c))
+        .map(|c| {
+            (
+                prior(c, band).ln()
+                    + c.findings
+                        .iter()
+                        .filter_map(|cf| lr_of(cf, findings))
+                        .map(|(lr, _)| lr.ln())
+                        .sum::<f64>(),
+                c,
+            )
+        })
         .collect();
-    let max = scored.iter().map(|(w, _)| *w).fold(f64::NEG_INFINITY, f64::max);
+    let max = scored
+        .iter()
+        .map(|(w, _)| *w)
+        .fold(f64::NEG_INFINITY, f64::max);
     let total: f64 = scored.iter().map(|(w, _)| (w - max).exp()).sum();
-    scored.sort_by(|(wa, a), (wb, b)| wb.total_cmp(wa).then(b.cant_miss.cmp(&a.cant_miss)).then(a.id.cmp(&b.id)));
+    scored.sort_by(|(wa, a), (wb, b)| {
+        wb.total_cmp(wa)
+            .then(b.cant_miss.cmp(&a.cant_miss))
+            .then(a.id.cmp(&b.id))
+    });
     scored
         .into_iter()
         .take(LISTED)
@@ -90,16 +107,25 @@ pub fn rank(kb: &Knowledge, findings: &Findings, band: AgeBand) -> Vec<Candidate
             let mut evidence_for = Vec::new();
             let mut evidence_against = Vec::new();
             for cf in &c.findings {
-                let Some((lr, truth)) = lr_of(cf, findings) else { continue };
+                let Some((lr, truth)) = lr_of(cf, findings) else {
+                    continue;
+                };
                 let e = Evidence {
                     finding: cf.id.clone(),
                     truth,
                     lr,
                     why: cf.why.clone(),
-                    detail: findings.get(&cf.id).map(|f| f.detail.clone()).unwrap_or_default(),
+                    detail: findings
+                        .get(&cf.id)
+                        .map(|f| f.detail.clone())
+                        .unwrap_or_default(),
                     sources: cf.sources.clone(),
                 };
-                if lr > 1.0 { evidence_for.push(e) } else { evidence_against.push(e) }
+                if lr > 1.0 {
+                    evidence_for.push(e)
+                } else {
+                    evidence_against.push(e)
+                }
             }
             evidence_for.sort_by(|a, b| b.lr.total_cmp(&a.lr));
             evidence_against.sort_by(|a, b| a.lr.total_cmp(&b.lr));
@@ -136,7 +162,7 @@ pub fn cant_miss_open(ranked: &[Candidate]) -> Vec<&Candidate> {
     ranked
         .iter()
         .filter(|c| c.cant_miss)
-        .filter(|c| c.weight >= 0.02 || c.evidence_for.iter().any(|e| e.lr >= 3.0))
+        .filter(|c| c.weight >= 0.02 || c.evidence_for.iter().any(|e| e.lr >= 10.0))
         .filter(|c| c.evidence_against.iter().all(|e| e.lr >= 0.05))
         .collect()
 }

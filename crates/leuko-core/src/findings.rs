@@ -37,7 +37,9 @@ impl Reading {
     /// Low for this person.
     pub fn low(&self) -> Truth {
         match &self.personal {
-            Some(l) => Truth::from_bool(crate::grade::graded_value(self.obs.value, self.obs.comparator) < l.value),
+            Some(l) => Truth::from_bool(
+                crate::grade::graded_value(self.obs.value, self.obs.comparator) < l.value,
+            ),
             None => Truth::Unknown,
         }
     }
@@ -45,7 +47,9 @@ impl Reading {
     /// Low against the general population's limit.
     pub fn low_general(&self) -> Truth {
         match &self.general {
-            Some(l) => Truth::from_bool(crate::grade::graded_value(self.obs.value, self.obs.comparator) < l.value),
+            Some(l) => Truth::from_bool(
+                crate::grade::graded_value(self.obs.value, self.obs.comparator) < l.value,
+            ),
             None => Truth::Unknown,
         }
     }
@@ -115,7 +119,12 @@ fn age_days_at(birth: Option<time::Date>, at: OffsetDateTime) -> Option<u32> {
 
 impl<'k> Context<'k> {
     /// Builds the context. Data after `as_of` is ignored.
-    pub fn build(kb: &'k Knowledge, profile: &'k Profile, record: &Record, as_of: OffsetDateTime) -> Context<'k> {
+    pub fn build(
+        kb: &'k Knowledge,
+        profile: &'k Profile,
+        record: &Record,
+        as_of: OffsetDateTime,
+    ) -> Context<'k> {
         let birth = record.patient.birth_date;
         let age_days = age_days_at(birth, as_of);
         let sex = record.patient.sex;
@@ -139,21 +148,27 @@ impl<'k> Context<'k> {
                 ConditionStatus::Resolved if recent_days > 0 => {
                     let anchor = c.abatement.or(c.onset).filter(|a| *a <= as_of);
                     match anchor {
-                        Some(a) => Truth::from_bool(days_between(a, as_of) <= f64::from(recent_days)),
+                        Some(a) => {
+                            Truth::from_bool(days_between(a, as_of) <= f64::from(recent_days))
+                        }
                         None => Truth::Unknown,
                     }
                 }
                 ConditionStatus::Resolved => Truth::False,
             };
             let detail = match (c.status, c.onset) {
-                (ConditionStatus::Resolved, Some(o)) => format!("{} (resolved; onset {})", c.text, o.date()),
+                (ConditionStatus::Resolved, Some(o)) => {
+                    format!("{} (resolved; onset {})", c.text, o.date())
+                }
                 (ConditionStatus::Resolved, None) => format!("{} (resolved)", c.text),
                 (ConditionStatus::Absent, _) => format!("no {}", c.text),
                 (_, Some(o)) => format!("{} (since {})", c.text, o.date()),
                 (_, None) => c.text.clone(),
             };
             // A present report wins over an absent one.
-            let entry = concepts.entry(id.clone()).or_insert((truth, detail.clone()));
+            let entry = concepts
+                .entry(id.clone())
+                .or_insert((truth, detail.clone()));
             if truth == Truth::True && entry.0 != Truth::True {
                 *entry = (truth, detail);
             }
@@ -163,7 +178,10 @@ impl<'k> Context<'k> {
             .iter()
             .filter(|(_, (t, _))| *t == Truth::True)
             .flat_map(|(id, (_, detail))| {
-                kb.concept(id).into_iter().flat_map(|c| c.implies.iter()).map(move |i| (i.clone(), format!("implied by {detail}")))
+                kb.concept(id)
+                    .into_iter()
+                    .flat_map(|c| c.implies.iter())
+                    .map(move |i| (i.clone(), format!("implied by {detail}")))
             })
             .collect();
         for (id, detail) in implied {
@@ -183,10 +201,30 @@ impl<'k> Context<'k> {
         for s in series.values_mut() {
             s.sort_by_key(|o| o.at);
         }
-        derive_absolute(&mut series, AnalyteId::Anc, &[AnalyteId::NeutPct, AnalyteId::BandPct], &mut notes);
-        derive_absolute(&mut series, AnalyteId::Alc, &[AnalyteId::LymphPct], &mut notes);
-        derive_absolute(&mut series, AnalyteId::Amc, &[AnalyteId::MonoPct], &mut notes);
-        derive_absolute(&mut series, AnalyteId::BlastAbs, &[AnalyteId::BlastPct], &mut notes);
+        derive_absolute(
+            &mut series,
+            AnalyteId::Anc,
+            &[AnalyteId::NeutPct, AnalyteId::BandPct],
+            &mut notes,
+        );
+        derive_absolute(
+            &mut series,
+            AnalyteId::Alc,
+            &[AnalyteId::LymphPct],
+            &mut notes,
+        );
+        derive_absolute(
+            &mut series,
+            AnalyteId::Amc,
+            &[AnalyteId::MonoPct],
+            &mut notes,
+        );
+        derive_absolute(
+            &mut series,
+            AnalyteId::BlastAbs,
+            &[AnalyteId::BlastPct],
+            &mut notes,
+        );
 
         let mut latest = BTreeMap::new();
         for (analyte, obs) in &series {
@@ -196,7 +234,9 @@ impl<'k> Context<'k> {
                     *analyte,
                     Reading {
                         obs: o.clone(),
-                        personal: reference::personal_lln(kb, profile, o, age_then, sex, duffy_null),
+                        personal: reference::personal_lln(
+                            kb, profile, o, age_then, sex, duffy_null,
+                        ),
                         general: reference::general_lln(kb, profile, o, age_then, sex),
                     },
                 );
@@ -221,26 +261,43 @@ impl<'k> Context<'k> {
             notes,
         };
         let anc = ctx.points(AnalyteId::Anc);
-        ctx.primary = if anc.is_empty() { (AnalyteId::Wbc, ctx.points(AnalyteId::Wbc)) } else { (AnalyteId::Anc, anc) };
+        ctx.primary = if anc.is_empty() {
+            (AnalyteId::Wbc, ctx.points(AnalyteId::Wbc))
+        } else {
+            (AnalyteId::Anc, anc)
+        };
         ctx.analyse_drugs(record);
         ctx
     }
 
     /// Points of an analyte's series, each flagged low for this person at its own time.
     pub fn points(&self, analyte: AnalyteId) -> Vec<Point> {
-        let birth_age = |at| self.age_days.and_then(|now| {
-            let back = days_between(at, self.as_of).max(0.0);
-            // Whole days back; ages are never negative.
-            let back = back.floor();
-            (f64::from(now) >= back).then(|| now - back as u32)
-        });
+        let birth_age = |at| {
+            self.age_days.and_then(|now| {
+                let back = days_between(at, self.as_of).max(0.0);
+                // Whole days back; ages are never negative.
+                let back = back.floor();
+                (f64::from(now) >= back).then(|| now - back as u32)
+            })
+        };
         self.series
             .get(&analyte)
             .map(|obs| {
                 obs.iter()
                     .map(|o| {
-                        let lln = reference::personal_lln(self.kb, self.profile, o, birth_age(o.at), self.sex, self.duffy_null);
-                        Point { at: o.at, value: o.value, low: lln.is_some_and(|l| o.value < l.value) }
+                        let lln = reference::personal_lln(
+                            self.kb,
+                            self.profile,
+                            o,
+                            birth_age(o.at),
+                            self.sex,
+                            self.duffy_null,
+                        );
+                        Point {
+                            at: o.at,
+                            value: o.value,
+                            low: lln.is_some_and(|l| o.value < l.value),
+                        }
                     })
                     .collect()
             })
@@ -259,7 +316,8 @@ impl<'k> Context<'k> {
 
     /// The current value of an analyte, if any.
     pub fn value(&self, analyte: AnalyteId) -> Option<f64> {
-        self.reading(analyte).map(|r| crate::grade::graded_value(r.obs.value, r.obs.comparator))
+        self.reading(analyte)
+            .map(|r| crate::grade::graded_value(r.obs.value, r.obs.comparator))
     }
 
     /// Whether a concept is present.
@@ -276,7 +334,11 @@ impl<'k> Context<'k> {
         }
         // Recovered: the start of the last low run.
         let last_low = points.iter().rposition(|p| p.low)?;
-        let start = points.get(..=last_low)?.iter().rposition(|p| !p.low).map_or(0, |i| i + 1);
+        let start = points
+            .get(..=last_low)?
+            .iter()
+            .rposition(|p| !p.low)
+            .map_or(0, |i| i + 1);
         points.get(start).map(|p| p.at)
     }
 
@@ -291,16 +353,29 @@ impl<'k> Context<'k> {
             }
             let active = m.active && m.end.is_none_or(|e| e >= self.as_of);
             for id in &m.drugs {
-                let Some(drug) = self.kb.drug(id) else { continue };
+                let Some(drug) = self.kb.drug(id) else {
+                    continue;
+                };
                 if drug.cause == "chemotherapy" {
-                    let last_dose = if active { Some(self.as_of) } else { m.end.or(m.start) };
-                    if let Some(d) = last_dose.filter(|d| *d <= self.as_of) {
-                        if last_chemo.as_ref().is_none_or(|(prev, _)| d > *prev) {
+                    let last_dose = if active {
+                        Some(self.as_of)
+                    } else {
+                        m.end.or(m.start)
+                    };
+                    if let Some(d) = last_dose.filter(|d| *d <= self.as_of)
+                        && last_chemo.as_ref().is_none_or(|(prev, _)| d > *prev) {
                             last_chemo = Some((d, drug.name.clone()));
                         }
-                    }
                 }
-                let (suspect, onset_days, timing) = suspect_timing(drug, m.start, m.end, active, t_low, slack, p.drug_stop_suspect_days.value);
+                let (suspect, onset_days, timing) = suspect_timing(
+                    drug,
+                    m.start,
+                    m.end,
+                    active,
+                    t_low,
+                    slack,
+                    p.drug_stop_suspect_days.value,
+                );
                 self.drugs.push(DrugExposure {
                     drug_id: drug.id.clone(),
                     name: drug.name.clone(),
@@ -337,24 +412,48 @@ fn suspect_timing(
     stop_days: f64,
 ) -> (bool, Option<f64>, String) {
     if drug.cause != "drug-induced" || !matches!(drug.evidence.as_str(), "strong" | "moderate") {
-        return (false, None, format!("{} is not a recognised cause of neutropenia", drug.name));
+        return (
+            false,
+            None,
+            format!("{} is not a recognised cause of neutropenia", drug.name),
+        );
     }
     if drug.effect == "lymphopenia" {
-        return (false, None, format!("{} lowers lymphocytes, not neutrophils", drug.name));
+        return (
+            false,
+            None,
+            format!("{} lowers lymphocytes, not neutrophils", drug.name),
+        );
     }
     let Some(start) = start else {
-        return (false, None, format!("{}: start date unknown, timing cannot be judged", drug.name));
+        return (
+            false,
+            None,
+            format!("{}: start date unknown, timing cannot be judged", drug.name),
+        );
     };
     let onset = days_between(start, t_low);
     if onset < 0.0 {
-        return (false, Some(onset), format!("{} was started after the counts were already low", drug.name));
+        return (
+            false,
+            Some(onset),
+            format!(
+                "{} was started after the counts were already low",
+                drug.name
+            ),
+        );
     }
     let exposed_then = active || end.is_none_or(|e| days_between(e, t_low) <= stop_days);
     if !exposed_then {
-        return (false, Some(onset), format!("{} was stopped well before the counts fell", drug.name));
+        return (
+            false,
+            Some(onset),
+            format!("{} was stopped well before the counts fell", drug.name),
+        );
     }
     let [lo, hi] = drug.onset_days;
-    let in_window = drug.mechanism != "idiosyncratic" || (onset >= f64::from(lo) - slack && onset <= f64::from(hi) + slack);
+    let in_window = drug.mechanism != "idiosyncratic"
+        || (onset >= f64::from(lo) - slack && onset <= f64::from(hi) + slack);
     // The drugs with the most reported agranulocytosis keep a lower risk for as long as they
     // are taken (clozapine monitoring is lifelong), so a late onset on them stays suspect.
     let late_but_high_risk = onset > f64::from(hi) + slack
@@ -376,7 +475,10 @@ fn suspect_timing(
             }
         )
     } else {
-        format!("{} taken when the count was low ({} marrow toxicity)", drug.name, drug.mechanism)
+        format!(
+            "{} taken when the count was low ({} marrow toxicity)",
+            drug.name, drug.mechanism
+        )
     };
     (in_window || late_but_high_risk, Some(onset), timing)
 }
@@ -389,11 +491,16 @@ fn derive_absolute(
     percents: &[AnalyteId],
     notes: &mut Vec<crate::InputNote>,
 ) {
-    let Some(wbc) = series.get(&AnalyteId::Wbc).cloned() else { return };
+    let Some(wbc) = series.get(&AnalyteId::Wbc).cloned() else {
+        return;
+    };
     let mut added = Vec::new();
     for w in &wbc {
         let same_time = |o: &&Observation| (o.at - w.at).whole_minutes().abs() <= 60;
-        if series.get(&target).is_some_and(|s| s.iter().any(|o| same_time(&o))) {
+        if series
+            .get(&target)
+            .is_some_and(|s| s.iter().any(|o| same_time(&o)))
+        {
             continue;
         }
         let mut total = 0.0;
@@ -407,7 +514,11 @@ fn derive_absolute(
             }
         }
         // The first percent analyte is required (bands alone do not make an ANC).
-        let has_main = percents.first().is_some_and(|p| series.get(p).is_some_and(|s| s.iter().any(|o| same_time(&o))));
+        let has_main = percents.first().is_some_and(|p| {
+            series
+                .get(p)
+                .is_some_and(|s| s.iter().any(|o| same_time(&o)))
+        });
         if !found || !has_main {
             continue;
         }
@@ -461,61 +572,203 @@ pub fn compute(ctx: &Context) -> Findings {
 
     put("neutropenia", anc_low, anc_text.clone());
     let below = |t: f64| anc.map_or(Truth::Unknown, |a| Truth::from_bool(a < t));
-    put("severe-neutropenia", below(p.severe_anc.value), anc_text.clone());
-    put("profound-neutropenia", below(p.profound_anc.value), anc_text.clone());
-    put("moderate-or-worse-neutropenia", below(p.moderate_anc.value), anc_text.clone());
+    put(
+        "severe-neutropenia",
+        below(p.severe_anc.value),
+        anc_text.clone(),
+    );
+    put(
+        "profound-neutropenia",
+        below(p.profound_anc.value),
+        anc_text.clone(),
+    );
+    put(
+        "moderate-or-worse-neutropenia",
+        below(p.moderate_anc.value),
+        anc_text.clone(),
+    );
     // The shape of the picture (mild, isolated) is judged on what looks low on a standard
     // report, so that a Duffy-null person's mild isolated count still reads as such.
-    let anc_looks_low = ctx.reading(AnalyteId::Anc).map_or(Truth::Unknown, |r| r.low().or(r.low_general()));
-    put("mild-neutropenia-only", anc_looks_low.and(below(p.moderate_anc.value).not()), anc_text.clone());
-    put("leukopenia", wbc_low, ctx.value(AnalyteId::Wbc).map_or_else(|| "WBC unknown".to_owned(), |v| format!("WBC {}", fmt(v))));
-    put("lymphopenia", alc_low, ctx.value(AnalyteId::Alc).map_or_else(|| "ALC unknown".to_owned(), |v| format!("lymphocytes {}", fmt(v))));
-    put("anemia", hgb_low, ctx.value(AnalyteId::Hgb).map_or_else(|| "haemoglobin unknown".to_owned(), |v| format!("haemoglobin {} g/dL", fmt(v))));
-    put("thrombocytopenia", plt_low, ctx.value(AnalyteId::Plt).map_or_else(|| "platelets unknown".to_owned(), |v| format!("platelets {}", fmt(v))));
+    let anc_looks_low = ctx
+        .reading(AnalyteId::Anc)
+        .map_or(Truth::Unknown, |r| r.low().or(r.low_general()));
+    put(
+        "mild-neutropenia-only",
+        anc_looks_low.and(below(p.moderate_anc.value).not()),
+        anc_text.clone(),
+    );
+    put(
+        "leukopenia",
+        wbc_low,
+        ctx.value(AnalyteId::Wbc)
+            .map_or_else(|| "WBC unknown".to_owned(), |v| format!("WBC {}", fmt(v))),
+    );
+    put(
+        "lymphopenia",
+        alc_low,
+        ctx.value(AnalyteId::Alc).map_or_else(
+            || "ALC unknown".to_owned(),
+            |v| format!("lymphocytes {}", fmt(v)),
+        ),
+    );
+    put(
+        "anemia",
+        hgb_low,
+        ctx.value(AnalyteId::Hgb).map_or_else(
+            || "haemoglobin unknown".to_owned(),
+            |v| format!("haemoglobin {} g/dL", fmt(v)),
+        ),
+    );
+    put(
+        "thrombocytopenia",
+        plt_low,
+        ctx.value(AnalyteId::Plt).map_or_else(
+            || "platelets unknown".to_owned(),
+            |v| format!("platelets {}", fmt(v)),
+        ),
+    );
 
     let white = anc_low.or(wbc_low);
     let lines = [white, hgb_low, plt_low];
     let n_low = lines.iter().filter(|t| t.is_true()).count();
     let n_unknown = lines.iter().filter(|t| **t == Truth::Unknown).count();
-    let lines_text = format!("{n_low} of 3 cell lines low{}", if n_unknown > 0 { format!(", {n_unknown} not measured") } else { String::new() });
-    let pancytopenia = if n_low == 3 { Truth::True } else if n_low + n_unknown < 3 { Truth::False } else { Truth::Unknown };
-    let bicytopenia = if n_low == 2 && n_unknown == 0 { Truth::True } else if n_low + n_unknown < 2 || n_low == 3 { Truth::False } else { Truth::Unknown };
+    let lines_text = format!(
+        "{n_low} of 3 cell lines low{}",
+        if n_unknown > 0 {
+            format!(", {n_unknown} not measured")
+        } else {
+            String::new()
+        }
+    );
+    let pancytopenia = if n_low == 3 {
+        Truth::True
+    } else if n_low + n_unknown < 3 {
+        Truth::False
+    } else {
+        Truth::Unknown
+    };
+    let bicytopenia = if n_low == 2 && n_unknown == 0 {
+        Truth::True
+    } else if n_low + n_unknown < 2 || n_low == 3 {
+        Truth::False
+    } else {
+        Truth::Unknown
+    };
     put("pancytopenia", pancytopenia, lines_text.clone());
     put("bicytopenia", bicytopenia, lines_text.clone());
-    put("isolated-neutropenia", anc_looks_low.and(hgb_low.not()).and(plt_low.not()), lines_text.clone());
-    put("isolated-lymphopenia", alc_low.and(anc_low.not()).and(hgb_low.not()).and(plt_low.not()), lines_text);
+    put(
+        "isolated-neutropenia",
+        anc_looks_low.and(hgb_low.not()).and(plt_low.not()),
+        lines_text.clone(),
+    );
+    put(
+        "isolated-lymphopenia",
+        alc_low
+            .and(anc_low.not())
+            .and(hgb_low.not())
+            .and(plt_low.not()),
+        lines_text,
+    );
 
     let mcv = ctx.value(AnalyteId::Mcv);
-    let mcv_text = mcv.map_or_else(|| "MCV unknown".to_owned(), |v| format!("MCV {} fL", fmt(v)));
-    put("macrocytosis", mcv.map_or(Truth::Unknown, |v| Truth::from_bool(v > p.macrocytosis_fl.value)), mcv_text.clone());
-    put("microcytosis", mcv.map_or(Truth::Unknown, |v| Truth::from_bool(v < p.microcytosis_fl.value)), mcv_text);
+    let mcv_text = mcv.map_or_else(
+        || "MCV unknown".to_owned(),
+        |v| format!("MCV {} fL", fmt(v)),
+    );
+    put(
+        "macrocytosis",
+        mcv.map_or(Truth::Unknown, |v| {
+            Truth::from_bool(v > p.macrocytosis_fl.value)
+        }),
+        mcv_text.clone(),
+    );
+    put(
+        "microcytosis",
+        mcv.map_or(Truth::Unknown, |v| {
+            Truth::from_bool(v < p.microcytosis_fl.value)
+        }),
+        mcv_text,
+    );
 
-    let blasts = match (ctx.value(AnalyteId::BlastPct), ctx.value(AnalyteId::BlastAbs)) {
+    let blasts = match (
+        ctx.value(AnalyteId::BlastPct),
+        ctx.value(AnalyteId::BlastAbs),
+    ) {
         (Some(b), _) | (_, Some(b)) => (Truth::from_bool(b > 0.0), format!("blasts {}", fmt(b))),
         _ => (Truth::Unknown, "no blast count".to_owned()),
     };
     put("blasts", blasts.0, blasts.1);
-    let lymph_pct = ctx.value(AnalyteId::LymphPct).or_else(|| match (ctx.value(AnalyteId::Alc), ctx.value(AnalyteId::Wbc)) {
-        (Some(l), Some(w)) if w > 0.0 => Some(100.0 * l / w),
-        _ => None,
+    let lymph_pct = ctx.value(AnalyteId::LymphPct).or_else(|| {
+        match (ctx.value(AnalyteId::Alc), ctx.value(AnalyteId::Wbc)) {
+            (Some(l), Some(w)) if w > 0.0 => Some(100.0 * l / w),
+            _ => None,
+        }
     });
     put(
         "relative-lymphocytosis",
-        lymph_pct.map_or(Truth::Unknown, |v| Truth::from_bool(v > p.relative_lymphocytosis_pct.value)),
-        lymph_pct.map_or_else(|| "lymphocyte percent unknown".to_owned(), |v| format!("lymphocytes {v:.0}% of white cells")),
+        lymph_pct.map_or(Truth::Unknown, |v| {
+            Truth::from_bool(v > p.relative_lymphocytosis_pct.value)
+        }),
+        lymph_pct.map_or_else(
+            || "lymphocyte percent unknown".to_owned(),
+            |v| format!("lymphocytes {v:.0}% of white cells"),
+        ),
     );
     let variant = ctx.value(AnalyteId::VariantLymphPct);
-    put("variant-lymphocytes", variant.map_or(Truth::Unknown, |v| Truth::from_bool(v > 5.0)), variant.map_or_else(|| "not reported".to_owned(), |v| format!("variant lymphocytes {}%", fmt(v))));
+    put(
+        "variant-lymphocytes",
+        variant.map_or(Truth::Unknown, |v| Truth::from_bool(v > 5.0)),
+        variant.map_or_else(
+            || "not reported".to_owned(),
+            |v| format!("variant lymphocytes {}%", fmt(v)),
+        ),
+    );
     let amc = ctx.value(AnalyteId::Amc);
-    put("monocytosis", amc.map_or(Truth::Unknown, |v| Truth::from_bool(v > p.monocytosis.value)), amc.map_or_else(|| "monocytes unknown".to_owned(), |v| format!("monocytes {}", fmt(v))));
+    put(
+        "monocytosis",
+        amc.map_or(Truth::Unknown, |v| {
+            Truth::from_bool(v > p.monocytosis.value)
+        }),
+        amc.map_or_else(
+            || "monocytes unknown".to_owned(),
+            |v| format!("monocytes {}", fmt(v)),
+        ),
+    );
     let b12 = ctx.value(AnalyteId::B12);
-    let b12_text = b12.map_or_else(|| "B12 not measured".to_owned(), |v| format!("B12 {} pg/mL", fmt(v)));
-    put("b12-low", b12.map_or(Truth::Unknown, |v| Truth::from_bool(v < p.b12_low.value)), b12_text.clone());
-    put("b12-normal", b12.map_or(Truth::Unknown, |v| Truth::from_bool(v >= p.b12_borderline.value)), b12_text);
+    let b12_text = b12.map_or_else(
+        || "B12 not measured".to_owned(),
+        |v| format!("B12 {} pg/mL", fmt(v)),
+    );
+    put(
+        "b12-low",
+        b12.map_or(Truth::Unknown, |v| Truth::from_bool(v < p.b12_low.value)),
+        b12_text.clone(),
+    );
+    put(
+        "b12-normal",
+        b12.map_or(Truth::Unknown, |v| {
+            Truth::from_bool(v >= p.b12_borderline.value)
+        }),
+        b12_text,
+    );
     let folate = ctx.value(AnalyteId::Folate);
-    put("folate-low", folate.map_or(Truth::Unknown, |v| Truth::from_bool(v < p.folate_low.value)), folate.map_or_else(|| "folate not measured".to_owned(), |v| format!("folate {} ng/mL", fmt(v))));
+    put(
+        "folate-low",
+        folate.map_or(Truth::Unknown, |v| Truth::from_bool(v < p.folate_low.value)),
+        folate.map_or_else(
+            || "folate not measured".to_owned(),
+            |v| format!("folate {} ng/mL", fmt(v)),
+        ),
+    );
     let crp = ctx.value(AnalyteId::Crp);
-    put("crp-high", crp.map_or(Truth::Unknown, |v| Truth::from_bool(v > p.crp_high.value)), crp.map_or_else(|| "CRP not measured".to_owned(), |v| format!("CRP {} mg/L", fmt(v))));
+    put(
+        "crp-high",
+        crp.map_or(Truth::Unknown, |v| Truth::from_bool(v > p.crp_high.value)),
+        crp.map_or_else(
+            || "CRP not measured".to_owned(),
+            |v| format!("CRP {} mg/L", fmt(v)),
+        ),
+    );
 
     // Fever.
     let (fever, fever_text) = fever_now(ctx);
@@ -524,7 +777,11 @@ pub fn compute(ctx: &Context) -> Findings {
     // Across counts.
     let (primary, points) = ctx.primary();
     let points = points.to_vec();
-    let name = if primary == AnalyteId::Anc { "ANC" } else { "WBC" };
+    let name = if primary == AnalyteId::Anc {
+        "ANC"
+    } else {
+        "WBC"
+    };
     put(
         "single-count",
         Truth::from_bool(points.len() <= 1),
@@ -538,23 +795,38 @@ pub fn compute(ctx: &Context) -> Findings {
         _ => Truth::Unknown,
     };
     let run_text = match (run, run_days) {
-        (Some(r), Some(d)) => format!("{name} low on {} consecutive result(s) over {d:.0} days", r.len()),
+        (Some(r), Some(d)) => format!(
+            "{name} low on {} consecutive result(s) over {d:.0} days",
+            r.len()
+        ),
         _ => format!("{name} not low on the latest result"),
     };
-    put("persistent", span(p.persistent_days.value), run_text.clone());
+    put(
+        "persistent",
+        span(p.persistent_days.value),
+        run_text.clone(),
+    );
     put("chronic", span(p.chronic_days.value), run_text.clone());
     // A lifelong stable pattern is judged on results low for the general population, so that
     // a Duffy-null person's stable counts count even though they are normal for them.
     let general_points: Vec<Point> = points
         .iter()
-        .map(|x| Point { low: x.low || ctx.reading(primary).and_then(|r| r.general.as_ref()).is_some_and(|g| x.value < g.value), ..*x })
+        .map(|x| Point {
+            low: x.low
+                || ctx
+                    .reading(primary)
+                    .and_then(|r| r.general.as_ref())
+                    .is_some_and(|g| x.value < g.value),
+            ..*x
+        })
         .collect();
     let general_run = series::latest_low_run(&general_points);
     let general_days = general_run.and_then(|r| Some(days_between(r.first()?.at, r.last()?.at)));
     let stable = general_run.is_some_and(|r| {
         let vals: Vec<f64> = r.iter().map(|x| x.value).collect();
         let mean = vals.iter().sum::<f64>() / vals.len().max(1) as f64;
-        let sd = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / vals.len().max(1) as f64).sqrt();
+        let sd = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / vals.len().max(1) as f64)
+            .sqrt();
         mean > 0.0 && sd / mean < 0.25 && vals.iter().all(|v| *v >= p.severe_anc.value)
     });
     let lifelong = match general_days {
@@ -565,41 +837,97 @@ pub fn compute(ctx: &Context) -> Findings {
     put(
         "lifelong-stable",
         lifelong,
-        general_run.map_or_else(|| run_text.clone(), |r| format!("{name} below the general-population limit on {} results over {:.0} days", r.len(), general_days.unwrap_or(0.0))),
+        general_run.map_or_else(
+            || run_text.clone(),
+            |r| {
+                format!(
+                    "{name} below the general-population limit on {} results over {:.0} days",
+                    r.len(),
+                    general_days.unwrap_or(0.0)
+                )
+            },
+        ),
     );
 
     let last = points.last().copied();
     let rapid = last.map_or(Truth::Unknown, |l| {
-        let window: Vec<&Point> = points.iter().filter(|x| x.at < l.at && days_between(x.at, l.at) <= p.rapid_fall_days.value).collect();
+        let window: Vec<&Point> = points
+            .iter()
+            .filter(|x| x.at < l.at && days_between(x.at, l.at) <= p.rapid_fall_days.value)
+            .collect();
         match window.iter().map(|x| x.value).reduce(f64::max) {
-            Some(max) => Truth::from_bool(l.value < (1.0 - p.rapid_fall_fraction.value) * max && l.low),
+            Some(max) => {
+                Truth::from_bool(l.value < (1.0 - p.rapid_fall_fraction.value) * max && l.low)
+            }
             None => Truth::Unknown,
         }
     });
-    put("rapid-fall", rapid, format!("{name} over the last {} days", p.rapid_fall_days.value));
+    put(
+        "rapid-fall",
+        rapid,
+        format!("{name} over the last {} days", p.rapid_fall_days.value),
+    );
 
     let baseline = last.and_then(|l| {
-        let mut vals: Vec<f64> = points.iter().filter(|x| !x.low && x.at < l.at).map(|x| x.value).collect();
+        let mut vals: Vec<f64> = points
+            .iter()
+            .filter(|x| !x.low && x.at < l.at)
+            .map(|x| x.value)
+            .collect();
         series::median(&mut vals)
     });
     let baseline_drop = match (baseline, last) {
-        (Some(b), Some(l)) => Truth::from_bool(l.low && l.value < (1.0 - p.baseline_drop_fraction.value) * b),
+        (Some(b), Some(l)) => {
+            Truth::from_bool(l.low && l.value < (1.0 - p.baseline_drop_fraction.value) * b)
+        }
         _ => Truth::Unknown,
     };
-    put("drop-from-baseline", baseline_drop, baseline.map_or_else(|| "no earlier normal count for a baseline".to_owned(), |b| format!("own baseline {name} {} (median of earlier normal results)", fmt(b))));
+    put(
+        "drop-from-baseline",
+        baseline_drop,
+        baseline.map_or_else(
+            || "no earlier normal count for a baseline".to_owned(),
+            |b| {
+                format!(
+                    "own baseline {name} {} (median of earlier normal results)",
+                    fmt(b)
+                )
+            },
+        ),
+    );
 
     let recovering = match last {
         Some(l) if points.len() >= 2 => {
-            let nadir = points.iter().filter(|x| x.at < l.at).min_by(|a, b| a.value.total_cmp(&b.value));
+            let nadir = points
+                .iter()
+                .filter(|x| x.at < l.at)
+                .min_by(|a, b| a.value.total_cmp(&b.value));
             match nadir {
-                Some(n) if n.low && l.value >= n.value * (1.0 + p.recovery_fraction.value) => {
-                    (Truth::True, format!("{name} up from a nadir of {} on {} to {}", fmt(n.value), n.at.date(), fmt(l.value)))
-                }
-                Some(n) => (Truth::False, format!("{name} nadir {} on {}; latest {}", fmt(n.value), n.at.date(), fmt(l.value))),
+                Some(n) if n.low && l.value >= n.value * (1.0 + p.recovery_fraction.value) => (
+                    Truth::True,
+                    format!(
+                        "{name} up from a nadir of {} on {} to {}",
+                        fmt(n.value),
+                        n.at.date(),
+                        fmt(l.value)
+                    ),
+                ),
+                Some(n) => (
+                    Truth::False,
+                    format!(
+                        "{name} nadir {} on {}; latest {}",
+                        fmt(n.value),
+                        n.at.date(),
+                        fmt(l.value)
+                    ),
+                ),
                 None => (Truth::Unknown, String::new()),
             }
         }
-        _ => (Truth::Unknown, "a single count cannot show recovery".to_owned()),
+        _ => (
+            Truth::Unknown,
+            "a single count cannot show recovery".to_owned(),
+        ),
     };
     put("recovering", recovering.0, recovering.1);
 
@@ -609,16 +937,32 @@ pub fn compute(ctx: &Context) -> Findings {
     // Age and ancestry.
     let age = ctx.age_days;
     let age_text = age.map_or_else(|| "age unknown".to_owned(), describe_age);
-    let in_age = |lo: u32, hi: u32| age.map_or(Truth::Unknown, |d| Truth::from_bool(d >= lo && d < hi));
+    let in_age =
+        |lo: u32, hi: u32| age.map_or(Truth::Unknown, |d| Truth::from_bool(d >= lo && d < hi));
     put("age-neonate", in_age(0, 28), age_text.clone());
-    put("age-infant-5-to-24-months", in_age(150, 731), age_text.clone());
+    put(
+        "age-infant-5-to-24-months",
+        in_age(150, 731),
+        age_text.clone(),
+    );
     put("age-child", in_age(365, 18 * 365 + 4), age_text.clone());
     put("age-older", in_age(65 * 365 + 16, u32::MAX), age_text);
-    let ancestry = ctx.concept("duffy-null").or(ctx.concept("african-ancestry")).or(ctx.concept("middle-eastern-ancestry"));
+    let ancestry = ctx
+        .concept("duffy-null")
+        .or(ctx.concept("african-ancestry"))
+        .or(ctx.concept("middle-eastern-ancestry"));
     put(
         "duffy-null-or-ancestry",
-        if ancestry == Truth::True { Truth::True } else { Truth::Unknown },
-        if ctx.duffy_null { "Duffy-null phenotype recorded".to_owned() } else { "ancestry or Duffy status recorded".to_owned() },
+        if ancestry == Truth::True {
+            Truth::True
+        } else {
+            Truth::Unknown
+        },
+        if ctx.duffy_null {
+            "Duffy-null phenotype recorded".to_owned()
+        } else {
+            "ancestry or Duffy status recorded".to_owned()
+        },
     );
     let within = match ctx.reading(AnalyteId::Anc) {
         Some(r) if ctx.duffy_null => {
@@ -628,22 +972,37 @@ pub fn compute(ctx: &Context) -> Findings {
         Some(_) => Truth::Unknown,
         None => Truth::Unknown,
     };
-    put("within-personal-interval", within, "ANC against the Duffy-null (DANC) interval".to_owned());
+    put(
+        "within-personal-interval",
+        within,
+        "ANC against the Duffy-null (DANC) interval".to_owned(),
+    );
 
     // Medicines.
-    let med_unknown = if ctx.has_medication_list { Truth::False } else { Truth::Unknown };
+    let med_unknown = if ctx.has_medication_list {
+        Truth::False
+    } else {
+        Truth::Unknown
+    };
     let chemo = match &ctx.chemo_day {
         Some((day, name)) => (Truth::True, format!("{name}, last dose {day:.0} days ago")),
-        None => (med_unknown, "no recent chemotherapy in the medicine list".to_owned()),
+        None => (
+            med_unknown,
+            "no recent chemotherapy in the medicine list".to_owned(),
+        ),
     };
     put("chemo-recent", chemo.0, chemo.1.clone());
-    let nadir_window = ctx
-        .chemo_day
-        .as_ref()
-        .map_or(med_unknown, |(day, _)| Truth::from_bool(*day >= p.chemo_nadir_from_day.value && *day <= p.chemo_nadir_to_day.value));
+    let nadir_window = ctx.chemo_day.as_ref().map_or(med_unknown, |(day, _)| {
+        Truth::from_bool(*day >= p.chemo_nadir_from_day.value && *day <= p.chemo_nadir_to_day.value)
+    });
     put("chemo-nadir-window", nadir_window, chemo.1);
     let suspects: Vec<&DrugExposure> = ctx.suspects().collect();
-    let undated = ctx.drugs.iter().any(|d| d.start.is_none() && kb.drug(&d.drug_id).is_some_and(|k| k.cause == "drug-induced"));
+    let undated = ctx.drugs.iter().any(|d| {
+        d.start.is_none()
+            && kb
+                .drug(&d.drug_id)
+                .is_some_and(|k| k.cause == "drug-induced")
+    });
     let suspect_truth = if !suspects.is_empty() {
         Truth::True
     } else if undated || !ctx.has_medication_list {
@@ -652,60 +1011,150 @@ pub fn compute(ctx: &Context) -> Findings {
         Truth::False
     };
     let suspect_text = if suspects.is_empty() {
-        ctx.drugs.iter().map(|d| d.timing.clone()).collect::<Vec<_>>().join("; ")
+        ctx.drugs
+            .iter()
+            .map(|d| d.timing.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
     } else {
-        suspects.iter().map(|d| d.timing.clone()).collect::<Vec<_>>().join("; ")
+        suspects
+            .iter()
+            .map(|d| d.timing.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
     };
-    put("suspect-drug", suspect_truth, if suspect_text.is_empty() { "no medicines recorded".to_owned() } else { suspect_text });
+    put(
+        "suspect-drug",
+        suspect_truth,
+        if suspect_text.is_empty() {
+            "no medicines recorded".to_owned()
+        } else {
+            suspect_text
+        },
+    );
     let high_risk: Vec<&&DrugExposure> = suspects
         .iter()
-        .filter(|d| kb.drug(&d.drug_id).is_some_and(|k| k.andersohn_2007 == "over-10-reports" || k.evidence == "strong"))
+        .filter(|d| {
+            kb.drug(&d.drug_id)
+                .is_some_and(|k| k.andersohn_2007 == "over-10-reports" || k.evidence == "strong")
+        })
         .collect();
     put(
         "high-risk-drug",
-        if high_risk.is_empty() { suspect_truth.and(Truth::False) } else { Truth::True },
-        high_risk.iter().map(|d| d.name.clone()).collect::<Vec<_>>().join(", "),
+        if high_risk.is_empty() {
+            suspect_truth.and(Truth::False)
+        } else {
+            Truth::True
+        },
+        high_risk
+            .iter()
+            .map(|d| d.name.clone())
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     let dechallenge = suspects.iter().find_map(|d| {
         let end = d.end.filter(|_| !d.active)?;
         let after: Vec<&Point> = points.iter().filter(|x| x.at > end).collect();
-        let before_min = points.iter().filter(|x| x.at <= end + time::Duration::days(3)).map(|x| x.value).reduce(f64::min)?;
+        let before_min = points
+            .iter()
+            .filter(|x| x.at <= end + time::Duration::days(3))
+            .map(|x| x.value)
+            .reduce(f64::min)?;
         let latest_after = after.last()?;
-        (latest_after.value >= before_min * (1.0 + p.recovery_fraction.value))
-            .then(|| format!("{} stopped {}; {name} rose from {} to {}", d.name, end.date(), fmt(before_min), fmt(latest_after.value)))
+        (latest_after.value >= before_min * (1.0 + p.recovery_fraction.value)).then(|| {
+            format!(
+                "{} stopped {}; {name} rose from {} to {}",
+                d.name,
+                end.date(),
+                fmt(before_min),
+                fmt(latest_after.value)
+            )
+        })
     });
     put(
         "drug-stopped-recovering",
-        if dechallenge.is_some() { Truth::True } else if suspects.is_empty() { Truth::Unknown } else { Truth::False },
+        if dechallenge.is_some() {
+            Truth::True
+        } else if suspects.is_empty() {
+            Truth::Unknown
+        } else {
+            Truth::False
+        },
         dechallenge.unwrap_or_default(),
     );
-    let on_clozapine = ctx.drugs.iter().any(|d| d.drug_id == "clozapine" && d.active);
-    put("clozapine", if on_clozapine { Truth::True } else { med_unknown }, "clozapine in the medicine list".to_owned());
+    let on_clozapine = ctx
+        .drugs
+        .iter()
+        .any(|d| d.drug_id == "clozapine" && d.active);
+    put(
+        "clozapine",
+        if on_clozapine {
+            Truth::True
+        } else {
+            med_unknown
+        },
+        "clozapine in the medicine list".to_owned(),
+    );
 
     // Groups of concepts.
     let any_of = |ids: &[&str]| -> (Truth, String) {
-        let present: Vec<String> = ids.iter().filter(|id| ctx.concept(id).is_true()).filter_map(|id| ctx.concepts.get(*id).map(|(_, d)| d.clone())).collect();
-        if present.is_empty() { (Truth::Unknown, String::new()) } else { (Truth::True, present.join(", ")) }
+        let present: Vec<String> = ids
+            .iter()
+            .filter(|id| ctx.concept(id).is_true())
+            .filter_map(|id| ctx.concepts.get(*id).map(|(_, d)| d.clone()))
+            .collect();
+        if present.is_empty() {
+            (Truth::Unknown, String::new())
+        } else {
+            (Truth::True, present.join(", "))
+        }
     };
-    let infections: Vec<&str> = kb.concepts.iter().filter(|c| c.kind == "infection").map(|c| c.id.as_str()).collect();
+    let infections: Vec<&str> = kb
+        .concepts
+        .iter()
+        .filter(|c| c.kind == "infection")
+        .map(|c| c.id.as_str())
+        .collect();
     let (t, d) = any_of(&infections);
     put("recent-infection", t, d);
-    let (t, d) = any_of(&["sle", "ra", "felty-syndrome", "sjogren", "autoimmune-neutropenia"]);
+    let (t, d) = any_of(&[
+        "sle",
+        "ra",
+        "felty-syndrome",
+        "sjogren",
+        "autoimmune-neutropenia",
+    ]);
     put("autoimmune-disease", t, d);
-    let (t, d) = any_of(&["cirrhosis", "hepatitis-b", "hepatitis-c", "portal-hypertension"]);
+    let (t, d) = any_of(&[
+        "cirrhosis",
+        "hepatitis-b",
+        "hepatitis-c",
+        "portal-hypertension",
+    ]);
     put("liver-disease", t, d);
-    let (t, d) = any_of(&["vegan-diet", "alcohol-dependence", "heavy-alcohol-use", "bariatric-surgery", "gastric-bypass", "malabsorption", "celiac", "malnutrition"]);
+    let (t, d) = any_of(&[
+        "vegan-diet",
+        "alcohol-dependence",
+        "heavy-alcohol-use",
+        "bariatric-surgery",
+        "gastric-bypass",
+        "malabsorption",
+        "celiac",
+        "malnutrition",
+    ]);
     put("malnutrition-risk", t, d);
     let (t, d) = any_of(&["night-sweats", "weight-loss"]);
     put("b-symptoms", t, d);
     let (t, d) = any_of(&["kidney-transplant", "hiv", "bone-marrow-transplant"]);
     put("immunosuppressed", t, d);
-    drop(put);
 
     // Every concept recorded is a finding too; a concept not recorded is unknown (absent from
     // the map), never absent.
     for (id, (truth, detail)) in &ctx.concepts {
-        f.entry(id.clone()).or_insert(Finding { truth: *truth, detail: detail.clone() });
+        f.entry(id.clone()).or_insert(Finding {
+            truth: *truth,
+            detail: detail.clone(),
+        });
     }
     f
 }
@@ -721,18 +1170,29 @@ pub fn describe_age(days: u32) -> String {
 
 fn fever_now(ctx: &Context) -> (Truth, String) {
     let p = &ctx.kb.params;
-    let recent = |at: OffsetDateTime| days_between(at, ctx.as_of) * 24.0 <= p.fever_recent_hours.value;
-    let temps: Vec<&Observation> = ctx.series.get(&AnalyteId::Temperature).map(|s| s.iter().filter(|o| recent(o.at)).collect()).unwrap_or_default();
+    let recent =
+        |at: OffsetDateTime| days_between(at, ctx.as_of) * 24.0 <= p.fever_recent_hours.value;
+    let temps: Vec<&Observation> = ctx
+        .series
+        .get(&AnalyteId::Temperature)
+        .map(|s| s.iter().filter(|o| recent(o.at)).collect())
+        .unwrap_or_default();
     let max = temps.iter().map(|o| o.value).reduce(f64::max);
     let reported = ctx.concepts.get("fever").map(|(t, _)| *t);
     let chills = ctx.concept("chills").is_true();
     match (max, reported) {
         (Some(t), _) if t >= p.fever_c.value => (Truth::True, format!("temperature {} C", fmt(t))),
-        (_, Some(Truth::True)) => (Truth::True, match max {
-            Some(t) => format!("fever reported (latest reading {} C)", fmt(t)),
-            None => "fever reported, no temperature reading".to_owned(),
-        }),
-        (Some(t), _) if chills => (Truth::Unknown, format!("temperature {} C but chills reported", fmt(t))),
+        (_, Some(Truth::True)) => (
+            Truth::True,
+            match max {
+                Some(t) => format!("fever reported (latest reading {} C)", fmt(t)),
+                None => "fever reported, no temperature reading".to_owned(),
+            },
+        ),
+        (Some(t), _) if chills => (
+            Truth::Unknown,
+            format!("temperature {} C but chills reported", fmt(t)),
+        ),
         (Some(t), _) => (Truth::False, format!("temperature {} C", fmt(t))),
         (None, Some(Truth::False)) => (Truth::False, "no fever reported".to_owned()),
         _ => (Truth::Unknown, "no temperature in the last day".to_owned()),
@@ -747,20 +1207,47 @@ fn cyclic_pattern(ctx: &Context, points: &[Point]) -> (Truth, String) {
     };
     let span = days_between(first.at, last.at);
     if points.len() < 8 || span < 2.0 * min {
-        return (Truth::Unknown, format!("{} counts over {span:.0} days: too few to look for a cycle (2-3 a week for 6-8 weeks is needed)", points.len()));
+        return (
+            Truth::Unknown,
+            format!(
+                "{} counts over {span:.0} days: too few to look for a cycle (2-3 a week for 6-8 weeks is needed)",
+                points.len()
+            ),
+        );
     }
     let nadirs = series::nadirs(points);
-    let gaps: Vec<f64> = nadirs.windows(2).filter_map(|w| Some(days_between(w.first()?.at, w.get(1)?.at))).collect();
+    let gaps: Vec<f64> = nadirs
+        .windows(2)
+        .filter_map(|w| Some(days_between(w.first()?.at, w.get(1)?.at)))
+        .collect();
     let regular = !gaps.is_empty()
         && gaps.iter().all(|g| *g >= min && *g <= max)
-        && gaps.iter().copied().reduce(f64::max).zip(gaps.iter().copied().reduce(f64::min)).is_some_and(|(a, b)| a <= 1.5 * b);
-    let times: Vec<f64> = points.iter().map(|x| days_between(first.at, x.at)).collect();
+        && gaps
+            .iter()
+            .copied()
+            .reduce(f64::max)
+            .zip(gaps.iter().copied().reduce(f64::min))
+            .is_some_and(|(a, b)| a <= 1.5 * b);
+    let times: Vec<f64> = points
+        .iter()
+        .map(|x| days_between(first.at, x.at))
+        .collect();
     let values: Vec<f64> = points.iter().map(|x| x.value).collect();
     let peak = series::periodogram_peak(&times, &values, min, max);
     let strong = peak.is_some_and(|(_, power)| power >= 0.3);
     let text = match peak {
-        Some((period, power)) => format!("{} nadirs {} days apart; periodogram peak {period:.1} days (power {power:.2})", nadirs.len(), gaps.iter().map(|g| format!("{g:.0}")).collect::<Vec<_>>().join(", ")),
+        Some((period, power)) => format!(
+            "{} nadirs {} days apart; periodogram peak {period:.1} days (power {power:.2})",
+            nadirs.len(),
+            gaps.iter()
+                .map(|g| format!("{g:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         None => format!("{} nadirs", nadirs.len()),
     };
-    (Truth::from_bool(regular && strong && nadirs.len() >= 2), text)
+    (
+        Truth::from_bool(regular && strong && nadirs.len() >= 2),
+        text,
+    )
 }

@@ -42,7 +42,10 @@ pub fn severity_of(grading: &Grading, anc: f64, threshold: f64) -> Option<&leuko
     if anc >= threshold {
         return None;
     }
-    grading.severity.iter().find(|band| band.below.is_none_or(|b| anc < b))
+    grading
+        .severity
+        .iter()
+        .find(|band| band.below.is_none_or(|b| anc < b))
 }
 
 /// Whether a febrile-neutropenia definition is met.
@@ -52,9 +55,25 @@ pub fn severity_of(grading: &Grading, anc: f64, threshold: f64) -> Option<&leuko
 /// criterion needs two readings at or above the threshold at least `sustained_minutes`
 /// apart. `expected_fall` says whether the ANC is expected to fall below the definition's
 /// "expected" threshold within 48 hours (chemotherapy nadir window or a rapid fall).
-pub fn febrile(def: &FebrileDefinition, anc: Option<f64>, temps: &[(i64, f64)], fever_reported: bool, expected_fall: bool) -> (Truth, String) {
-    let single = temps.iter().any(|(_, t)| if def.single_strict { *t > def.single_c } else { *t >= def.single_c });
-    let high: Vec<i64> = temps.iter().filter(|(_, t)| *t >= def.sustained_c).map(|(m, _)| *m).collect();
+pub fn febrile(
+    def: &FebrileDefinition,
+    anc: Option<f64>,
+    temps: &[(i64, f64)],
+    fever_reported: bool,
+    expected_fall: bool,
+) -> (Truth, String) {
+    let single = temps.iter().any(|(_, t)| {
+        if def.single_strict {
+            *t > def.single_c
+        } else {
+            *t >= def.single_c
+        }
+    });
+    let high: Vec<i64> = temps
+        .iter()
+        .filter(|(_, t)| *t >= def.sustained_c)
+        .map(|(m, _)| *m)
+        .collect();
     let sustained = match (high.first(), high.last()) {
         (Some(a), Some(b)) => b - a >= i64::from(def.sustained_minutes),
         _ => false,
@@ -81,7 +100,10 @@ pub fn febrile(def: &FebrileDefinition, anc: Option<f64>, temps: &[(i64, f64)], 
     let why = match (fever, anc_ok) {
         (Truth::True, Truth::True) => "temperature and ANC both meet the definition".to_owned(),
         (Truth::Unknown, Truth::True) if any_fever_reading => {
-            format!("ANC meets it; a temperature of {}-{} C meets it only if sustained for {} minutes", def.sustained_c, def.single_c, def.sustained_minutes)
+            format!(
+                "ANC meets it; a temperature of {}-{} C meets it only if sustained for {} minutes",
+                def.sustained_c, def.single_c, def.sustained_minutes
+            )
         }
         (Truth::Unknown, Truth::True) => "ANC meets it; no temperature reading".to_owned(),
         (_, Truth::False) => format!("ANC is not below {}", def.anc_below),
@@ -92,7 +114,15 @@ pub fn febrile(def: &FebrileDefinition, anc: Option<f64>, temps: &[(i64, f64)], 
 }
 
 /// The clozapine table to use and the category for an ANC.
-pub fn clozapine_category(kb: &Knowledge, anc: f64, ben: bool) -> Option<&leuko_kb::ClozapineCategory> {
-    let table = if ben { &kb.clozapine.ben } else { &kb.clozapine.general };
+pub fn clozapine_category(
+    kb: &Knowledge,
+    anc: f64,
+    ben: bool,
+) -> Option<&leuko_kb::ClozapineCategory> {
+    let table = if ben {
+        &kb.clozapine.ben
+    } else {
+        &kb.clozapine.general
+    };
     table.iter().find(|c| anc >= c.anc_at_least)
 }

@@ -75,20 +75,22 @@ impl Limit {
     pub fn source_ids(&self) -> Vec<String> {
         match &self.source {
             LimitSource::Laboratory => vec![],
-            LimitSource::Interval { sources, .. } | LimitSource::Profile { sources, .. } => sources.clone(),
+            LimitSource::Interval { sources, .. } | LimitSource::Profile { sources, .. } => {
+                sources.clone()
+            }
         }
     }
 }
 
 /// The knowledge-base interval for an analyte, preferring a sex-specific row and the
 /// narrowest age band.
-pub fn interval<'k>(
-    kb: &'k Knowledge,
+pub fn interval(
+    kb: &Knowledge,
     analyte: AnalyteId,
     age_days: Option<u32>,
     sex: Sex,
     population: Population,
-) -> Option<&'k Interval> {
+) -> Option<&Interval> {
     // An unknown age is read as adult: 30 years.
     let age = age_days.unwrap_or(30 * 365);
     let sex_rank = |s: IntervalSex| match (s, sex) {
@@ -106,13 +108,24 @@ pub fn interval<'k>(
 }
 
 /// The general-population lower limit (the laboratory's when sent), used for CTCAE grade 1.
-pub fn population_lln(kb: &Knowledge, obs: &Observation, age_days: Option<u32>, sex: Sex) -> Option<Limit> {
+pub fn population_lln(
+    kb: &Knowledge,
+    obs: &Observation,
+    age_days: Option<u32>,
+    sex: Sex,
+) -> Option<Limit> {
     if let Some(low) = obs.reference_range.and_then(|r| r.low) {
-        return Some(Limit { value: low, source: LimitSource::Laboratory });
+        return Some(Limit {
+            value: low,
+            source: LimitSource::Laboratory,
+        });
     }
     interval(kb, obs.analyte, age_days, sex, Population::General).map(|iv| Limit {
         value: iv.low,
-        source: LimitSource::Interval { population: Population::General, sources: iv.sources.clone() },
+        source: LimitSource::Interval {
+            population: Population::General,
+            sources: iv.sources.clone(),
+        },
     })
 }
 
@@ -120,10 +133,17 @@ pub fn population_lln(kb: &Knowledge, obs: &Observation, age_days: Option<u32>, 
 /// whom the reference interval applies.
 pub fn neutropenia_threshold(profile: &Profile, age_days: Option<u32>) -> Option<Limit> {
     let age = age_days.unwrap_or(30 * 365);
-    profile.neutropenia.iter().find(|t| t.age_days[0] <= age && age < t.age_days[1]).map(|t| Limit {
-        value: t.below,
-        source: LimitSource::Profile { id: profile.id.clone(), sources: profile.sources.clone() },
-    })
+    profile
+        .neutropenia
+        .iter()
+        .find(|t| t.age_days[0] <= age && age < t.age_days[1])
+        .map(|t| Limit {
+            value: t.below,
+            source: LimitSource::Profile {
+                id: profile.id.clone(),
+                sources: profile.sources.clone(),
+            },
+        })
 }
 
 /// The lower limit below which a result counts as low for this person.
@@ -146,12 +166,16 @@ pub fn personal_lln(
             .flatten()
             .map(|iv| Limit {
                 value: iv.low,
-                source: LimitSource::Interval { population: Population::DuffyNull, sources: iv.sources.clone() },
+                source: LimitSource::Interval {
+                    population: Population::DuffyNull,
+                    sources: iv.sources.clone(),
+                },
             })
     };
     match obs.analyte {
         AnalyteId::Anc => {
-            let base = neutropenia_threshold(profile, age_days).or_else(|| population_lln(kb, obs, age_days, sex));
+            let base = neutropenia_threshold(profile, age_days)
+                .or_else(|| population_lln(kb, obs, age_days, sex));
             match (base, danc(AnalyteId::Anc)) {
                 (Some(b), Some(d)) if d.value < b.value => Some(d),
                 (b, d) => b.or(d),
@@ -162,13 +186,19 @@ pub fn personal_lln(
                 return Some(d);
             }
             if let Some(low) = obs.reference_range.and_then(|r| r.low) {
-                return Some(Limit { value: low, source: LimitSource::Laboratory });
+                return Some(Limit {
+                    value: low,
+                    source: LimitSource::Laboratory,
+                });
             }
             let adult = age_days.is_none_or(|d| d >= 18 * 365);
             match profile.leukopenia_below {
                 Some(v) if adult => Some(Limit {
                     value: v,
-                    source: LimitSource::Profile { id: profile.id.clone(), sources: profile.sources.clone() },
+                    source: LimitSource::Profile {
+                        id: profile.id.clone(),
+                        sources: profile.sources.clone(),
+                    },
                 }),
                 _ => population_lln(kb, obs, age_days, sex),
             }
@@ -179,6 +209,12 @@ pub fn personal_lln(
 
 /// The lower limit of the general population (for deciding that a result looks low on a
 /// standard report even when it is normal for this person).
-pub fn general_lln(kb: &Knowledge, profile: &Profile, obs: &Observation, age_days: Option<u32>, sex: Sex) -> Option<Limit> {
+pub fn general_lln(
+    kb: &Knowledge,
+    profile: &Profile,
+    obs: &Observation,
+    age_days: Option<u32>,
+    sex: Sex,
+) -> Option<Limit> {
     personal_lln(kb, profile, obs, age_days, sex, false)
 }

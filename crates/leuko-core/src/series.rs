@@ -48,14 +48,24 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
 /// `min_days` to `max_days` in steps of a quarter day. Returns the period with the highest
 /// normalised power (0 to 1) and that power, or `None` with fewer than 6 points or no
 /// variance.
-pub fn periodogram_peak(times_days: &[f64], values: &[f64], min_days: f64, max_days: f64) -> Option<(f64, f64)> {
+pub fn periodogram_peak(
+    times_days: &[f64],
+    values: &[f64],
+    min_days: f64,
+    max_days: f64,
+) -> Option<(f64, f64)> {
     let n = times_days.len().min(values.len());
     if n < 6 || !(min_days > 0.0 && max_days > min_days) {
         return None;
     }
     let nf = n as f64;
     let mean = values.iter().take(n).sum::<f64>() / nf;
-    let var = values.iter().take(n).map(|v| (v - mean).powi(2)).sum::<f64>() / (nf - 1.0);
+    let var = values
+        .iter()
+        .take(n)
+        .map(|v| (v - mean).powi(2))
+        .sum::<f64>()
+        / (nf - 1.0);
     if var <= 0.0 || !var.is_finite() {
         return None;
     }

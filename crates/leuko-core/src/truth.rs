@@ -41,7 +41,10 @@ impl Truth {
     }
 
     /// Kleene negation.
-    #[allow(clippy::should_implement_trait, reason = "reads better than `!` in clinical logic")]
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "reads better than `!` in clinical logic"
+    )]
     pub fn not(self) -> Truth {
         match self {
             Truth::True => Truth::False,

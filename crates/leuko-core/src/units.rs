@@ -114,16 +114,20 @@ pub fn normalize(unit: &str) -> String {
     }
     s.retain(|c| !c.is_whitespace());
     // Powers of ten: 10*9, 10e9, 10exp9, 10**9 -> 10^9.
-    for (from, to) in [("10**", "10^"), ("10*", "10^"), ("10exp", "10^"), ("10e", "10^")] {
+    for (from, to) in [
+        ("10**", "10^"),
+        ("10*", "10^"),
+        ("10exp", "10^"),
+        ("10e", "10^"),
+    ] {
         s = s.replace(from, to);
     }
     // A leading multiplication sign before the power of ten: x10^9/l -> 10^9/l, *10^9 -> 10^9.
     for prefix in ["x", "*"] {
-        if let Some(rest) = s.strip_prefix(prefix) {
-            if rest.starts_with("10") {
+        if let Some(rest) = s.strip_prefix(prefix)
+            && rest.starts_with("10") {
                 s = rest.to_owned();
             }
-        }
     }
     s
 }
@@ -132,9 +136,10 @@ pub fn normalize(unit: &str) -> String {
 pub fn find_unit<'k>(kb: &'k Knowledge, dimension: Dimension, spelling: &str) -> Option<&'k Unit> {
     let norm = normalize(spelling);
     let hit = |norm: &str| {
-        kb.units
-            .iter()
-            .find(|u| u.dimension == dimension && (normalize(&u.ucum) == norm || u.spellings.iter().any(|s| normalize(s) == norm)))
+        kb.units.iter().find(|u| {
+            u.dimension == dimension
+                && (normalize(&u.ucum) == norm || u.spellings.iter().any(|s| normalize(s) == norm))
+        })
     };
     hit(&norm).or_else(|| {
         // "109/l" and "109" are "10^9" with the superscript lost, as in seed 001's "4х109".
@@ -154,7 +159,12 @@ fn repair_lost_superscript(norm: &str) -> Option<String> {
 ///
 /// # Errors
 /// [`ValueError::UnknownUnit`] or [`ValueError::Implausible`].
-pub fn to_canonical(kb: &Knowledge, analyte: &Analyte, value: f64, unit: &str) -> Result<f64, ValueError> {
+pub fn to_canonical(
+    kb: &Knowledge,
+    analyte: &Analyte,
+    value: f64,
+    unit: &str,
+) -> Result<f64, ValueError> {
     let unit_def = if unit.trim().is_empty() {
         None
     } else {
@@ -167,7 +177,10 @@ pub fn to_canonical(kb: &Knowledge, analyte: &Analyte, value: f64, unit: &str) -
             return check_plausible(analyte, value, value, "%");
         }
         None => {
-            return Err(ValueError::UnknownUnit { analyte: analyte.name.clone(), unit: unit.to_owned() });
+            return Err(ValueError::UnknownUnit {
+                analyte: analyte.name.clone(),
+                unit: unit.to_owned(),
+            });
         }
     };
     let canonical = convert(unit_def, value);
@@ -194,7 +207,12 @@ pub fn convert(unit: &Unit, value: f64) -> f64 {
     v
 }
 
-fn check_plausible(analyte: &Analyte, given: f64, canonical: f64, unit: &str) -> Result<f64, ValueError> {
+fn check_plausible(
+    analyte: &Analyte,
+    given: f64,
+    canonical: f64,
+    unit: &str,
+) -> Result<f64, ValueError> {
     let [min, max] = analyte.plausible;
     if canonical.is_finite() && canonical >= min && canonical <= max {
         Ok(canonical)
@@ -232,7 +250,8 @@ pub struct TextQuantity {
 /// [`ValueError::NotANumber`] when no number starts the text.
 pub fn parse_text_quantity(text: &str) -> Result<TextQuantity, ValueError> {
     let t = text.trim();
-    let (comparator, rest) = if let Some(r) = t.strip_prefix("<=").or_else(|| t.strip_prefix('≤')) {
+    let (comparator, rest) = if let Some(r) = t.strip_prefix("<=").or_else(|| t.strip_prefix('≤'))
+    {
         (crate::Comparator::LessOrEqual, r)
     } else if let Some(r) = t.strip_prefix(">=").or_else(|| t.strip_prefix('≥')) {
         (crate::Comparator::GreaterOrEqual, r)
@@ -246,45 +265,75 @@ pub fn parse_text_quantity(text: &str) -> Result<TextQuantity, ValueError> {
     let rest = rest.trim_start();
     let end = rest
         .char_indices()
-        .find(|(_, c)| !(c.is_ascii_digit() || matches!(c, '.' | ',' | '-' | '+' | '\u{2009}' | '\u{202f}' | '\'')))
+        .find(|(_, c)| {
+            !(c.is_ascii_digit()
+                || matches!(c, '.' | ',' | '-' | '+' | '\u{2009}' | '\u{202f}' | '\''))
+        })
         .map_or(rest.len(), |(i, _)| i);
     let (number, unit) = rest.split_at(end);
     let unit = unit.trim().to_owned();
     let number = number.trim_end_matches(['.', ',']);
     if number.is_empty() || number.starts_with(['.', ',']) && number.len() == 1 {
-        return Err(ValueError::NotANumber { text: text.to_owned() });
+        return Err(ValueError::NotANumber {
+            text: text.to_owned(),
+        });
     }
     let per_microlitre = {
         let n = normalize(&unit);
-        n.starts_with("/ul") || n.starts_with("/mm3") || n.starts_with("/cumm") || n.starts_with("/cmm") || n == "ul"
+        n.starts_with("/ul")
+            || n.starts_with("/mm3")
+            || n.starts_with("/cumm")
+            || n.starts_with("/cmm")
+            || n == "ul"
     };
-    let mut cleaned: String = number.chars().filter(|c| !matches!(c, '\u{2009}' | '\u{202f}' | '\'')).collect();
+    let mut cleaned: String = number
+        .chars()
+        .filter(|c| !matches!(c, '\u{2009}' | '\u{202f}' | '\''))
+        .collect();
     if cleaned.contains(',') {
         let groups: Vec<&str> = cleaned.split(',').collect();
-        let thousands = groups.iter().skip(1).all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()));
+        let thousands = groups
+            .iter()
+            .skip(1)
+            .all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()));
         if thousands && (per_microlitre || cleaned.contains('.')) {
             cleaned = cleaned.replace(',', "");
         } else if groups.len() == 2 && !cleaned.contains('.') {
             cleaned = cleaned.replace(',', ".");
         } else {
-            return Err(ValueError::NotANumber { text: text.to_owned() });
+            return Err(ValueError::NotANumber {
+                text: text.to_owned(),
+            });
         }
     }
-    let value: f64 = cleaned.parse().map_err(|_| ValueError::NotANumber { text: text.to_owned() })?;
+    let value: f64 = cleaned.parse().map_err(|_| ValueError::NotANumber {
+        text: text.to_owned(),
+    })?;
     if !value.is_finite() {
-        return Err(ValueError::NotANumber { text: text.to_owned() });
+        return Err(ValueError::NotANumber {
+            text: text.to_owned(),
+        });
     }
-    Ok(TextQuantity { value, unit, comparator })
+    Ok(TextQuantity {
+        value,
+        unit,
+        comparator,
+    })
 }
 
 /// Reads free text for an analyte into a canonical value (see [`parse_text_quantity`]).
 ///
 /// # Errors
 /// Any [`ValueError`].
-pub fn read_text(kb: &Knowledge, analyte: AnalyteId, text: &str) -> Result<(f64, crate::Comparator), ValueError> {
-    let a = kb
-        .analyte(analyte)
-        .ok_or_else(|| ValueError::UnknownUnit { analyte: analyte.as_str().to_owned(), unit: String::new() })?;
+pub fn read_text(
+    kb: &Knowledge,
+    analyte: AnalyteId,
+    text: &str,
+) -> Result<(f64, crate::Comparator), ValueError> {
+    let a = kb.analyte(analyte).ok_or_else(|| ValueError::UnknownUnit {
+        analyte: analyte.as_str().to_owned(),
+        unit: String::new(),
+    })?;
     let q = parse_text_quantity(text)?;
     Ok((to_canonical(kb, a, q.value, &q.unit)?, q.comparator))
 }

@@ -62,11 +62,10 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
     let mut items: Vec<WorkupItem> = Vec::new();
     let mut add = |id: &str, priority: Priority, reason: Option<String>, cause: Option<&str>| {
         if let Some(existing) = items.iter_mut().find(|i| i.id == id) {
-            if let Some(c) = cause {
-                if !existing.for_causes.iter().any(|x| x == c) {
+            if let Some(c) = cause
+                && !existing.for_causes.iter().any(|x| x == c) {
                     existing.for_causes.push(c.to_owned());
                 }
-            }
             existing.priority = existing.priority.min(priority);
             return;
         }
@@ -85,8 +84,18 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
 
     let anc = ctx.value(AnalyteId::Anc);
     let fever = t("fever-now").is_true();
-    let anything_low = ["neutropenia", "leukopenia", "lymphopenia", "anemia", "thrombocytopenia"].iter().any(|id| t(id).is_true());
-    if (fever && anc.is_none_or(|a| a < kb.params.moderate_anc.value) && (anything_low || t("chemo-recent").is_true()))
+    let anything_low = [
+        "neutropenia",
+        "leukopenia",
+        "lymphopenia",
+        "anemia",
+        "thrombocytopenia",
+    ]
+    .iter()
+    .any(|id| t(id).is_true());
+    if (fever
+        && anc.is_none_or(|a| a < kb.params.moderate_anc.value)
+        && (anything_low || t("chemo-recent").is_true()))
         || (t("sepsis").is_true() && anything_low)
         || level == Level::Emergency
     {
@@ -96,7 +105,13 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
         }
     }
     let looks_low = anything_low
-        || ctx.latest.values().any(|r| r.low_general().is_true() && matches!(r.obs.analyte, AnalyteId::Anc | AnalyteId::Wbc | AnalyteId::Alc));
+        || ctx.latest.values().any(|r| {
+            r.low_general().is_true()
+                && matches!(
+                    r.obs.analyte,
+                    AnalyteId::Anc | AnalyteId::Wbc | AnalyteId::Alc
+                )
+        });
     if !looks_low {
         return items;
     }
@@ -109,7 +124,12 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
         .filter(|(i, c)| *i == 0 || c.weight >= 0.03)
         .map(|(_, c)| c)
         .take(4)
-        .chain(ranked.iter().skip(4).filter(|c| c.cant_miss && c.weight >= 0.05))
+        .chain(
+            ranked
+                .iter()
+                .skip(4)
+                .filter(|c| c.cant_miss && c.weight >= 0.05),
+        )
         .collect();
     for c in leading {
         for test in &c.tests {
@@ -125,7 +145,11 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
             if done {
                 continue;
             }
-            let priority = if SPECIALIST.contains(&test.as_str()) { Priority::Specialist } else { Priority::FirstLine };
+            let priority = if SPECIALIST.contains(&test.as_str()) {
+                Priority::Specialist
+            } else {
+                Priority::FirstLine
+            };
             add(test, priority, None, Some(&c.id));
         }
     }
@@ -143,7 +167,15 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
 /// second does not share, or the other way round.
 pub fn discriminating(ranked: &[Candidate]) -> Option<(String, String, String)> {
     let a = ranked.first()?;
-    let b = ranked.get(1)?;
-    let pick = |x: &Candidate, y: &Candidate| x.tests.iter().find(|t| !y.tests.contains(t) && t.as_str() != "cbc-diff-smear").cloned();
-    pick(a, b).or_else(|| pick(b, a)).map(|t| (t, a.id.clone(), b.id.clone()))
+    // Only when the second cause is still a contender.
+    let b = ranked.get(1).filter(|b| b.weight >= 0.05)?;
+    let pick = |x: &Candidate, y: &Candidate| {
+        x.tests
+            .iter()
+            .find(|t| !y.tests.contains(t) && t.as_str() != "cbc-diff-smear")
+            .cloned()
+    };
+    pick(a, b)
+        .or_else(|| pick(b, a))
+        .map(|t| (t, a.id.clone(), b.id.clone()))
 }

@@ -10,7 +10,8 @@
 
 use leuko_core::units::{self, ValueError};
 use leuko_core::{
-    Comparator, ConditionEntry, ConditionStatus, InputNote, MedicationEntry, Observation, Patient, Record, RefRange, Sex,
+    Comparator, ConditionEntry, ConditionStatus, InputNote, MedicationEntry, Observation, Patient,
+    Record, RefRange, Sex,
 };
 use leuko_kb::{AnalyteId, Knowledge};
 use serde_json::Value;
@@ -28,7 +29,10 @@ pub struct FhirError {
 }
 
 fn err(path: impl Into<String>, message: impl Into<String>) -> FhirError {
-    FhirError { path: path.into(), message: message.into() }
+    FhirError {
+        path: path.into(),
+        message: message.into(),
+    }
 }
 
 const LOINC: &str = "http://loinc.org";
@@ -41,8 +45,16 @@ const UCUM: &str = "http://unitsofmeasure.org";
 /// # Errors
 /// A [`FhirError`] naming the path and value of the first field that cannot be read.
 pub fn read_bundle_bytes(kb: &Knowledge, bytes: &[u8]) -> Result<Record, FhirError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| err("$", format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column())))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        err(
+            "$",
+            format!(
+                "not valid JSON (line {}, column {}): {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
     read_bundle(kb, &value)
 }
 
@@ -56,17 +68,31 @@ pub fn is_fhir(value: &Value) -> bool {
 /// # Errors
 /// A [`FhirError`] naming the path and value of the first field that cannot be read.
 pub fn read_bundle(kb: &Knowledge, value: &Value) -> Result<Record, FhirError> {
-    let rt = value.get("resourceType").and_then(Value::as_str).ok_or_else(|| err("resourceType", "missing: expected \"Bundle\""))?;
-    let mut reader = Reader { kb, record: Record::default(), patient_seen: None };
+    let rt = value
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err("resourceType", "missing: expected \"Bundle\""))?;
+    let mut reader = Reader {
+        kb,
+        record: Record::default(),
+        patient_seen: None,
+    };
     if rt == "Bundle" {
         let entries = match value.get("entry") {
             None => &[][..],
             Some(Value::Array(a)) => a.as_slice(),
-            Some(other) => return Err(err("entry", format!("expected an array, found {}", kind(other)))),
+            Some(other) => {
+                return Err(err(
+                    "entry",
+                    format!("expected an array, found {}", kind(other)),
+                ));
+            }
         };
         for (i, entry) in entries.iter().enumerate() {
             let path = format!("entry[{i}].resource");
-            let Some(resource) = entry.get("resource") else { continue };
+            let Some(resource) = entry.get("resource") else {
+                continue;
+            };
             // In a transaction, a DELETE carries no resource; anything else is read.
             reader.resource(resource, &path)?;
         }
@@ -97,7 +123,10 @@ fn str_at<'v>(v: &'v Value, key: &str, path: &str) -> Result<Option<&'v str>, Fh
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(other) => Err(err(format!("{path}.{key}"), format!("expected a string, found {}", kind(other)))),
+        Some(other) => Err(err(
+            format!("{path}.{key}"),
+            format!("expected a string, found {}", kind(other)),
+        )),
     }
 }
 
@@ -128,29 +157,55 @@ pub fn parse_datetime(text: &str) -> Option<(OffsetDateTime, bool)> {
         return Some((t, false));
     }
     let b = text.as_bytes();
-    let num = |r: std::ops::Range<usize>| text.get(r).filter(|s| s.bytes().all(|c| c.is_ascii_digit())).and_then(|s| s.parse::<u32>().ok());
+    let num = |r: std::ops::Range<usize>| {
+        text.get(r)
+            .filter(|s| s.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|s| s.parse::<u32>().ok())
+    };
     let (year, month, day, partial) = match b.len() {
         4 => (num(0..4)?, 1, 1, true),
         7 if b.get(4) == Some(&b'-') => (num(0..4)?, num(5..7)?, 1, true),
-        10 if b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') => (num(0..4)?, num(5..7)?, num(8..10)?, false),
+        10 if b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') => {
+            (num(0..4)?, num(5..7)?, num(8..10)?, false)
+        }
         _ => {
             // A dateTime without a zone is not valid FHIR; read it as UTC only if it is
             // otherwise well formed, and let the caller note it.
-            let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+            let fmt =
+                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
             let p = PrimitiveDateTime::parse(text.get(..19)?, &fmt).ok()?;
             return Some((p.assume_utc(), true));
         }
     };
     let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
-    let date = Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()?;
-    Some((PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_utc(), partial))
+    let date =
+        Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()?;
+    Some((
+        PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_utc(),
+        partial,
+    ))
 }
 
-fn datetime_at(v: &Value, key: &str, path: &str, notes: &mut Vec<InputNote>) -> Result<Option<OffsetDateTime>, FhirError> {
-    let Some(text) = str_at(v, key, path)? else { return Ok(None) };
-    let (t, partial) = parse_datetime(text).ok_or_else(|| err(format!("{path}.{key}"), format!("{text:?} is not a FHIR date or dateTime")))?;
+fn datetime_at(
+    v: &Value,
+    key: &str,
+    path: &str,
+    notes: &mut Vec<InputNote>,
+) -> Result<Option<OffsetDateTime>, FhirError> {
+    let Some(text) = str_at(v, key, path)? else {
+        return Ok(None);
+    };
+    let (t, partial) = parse_datetime(text).ok_or_else(|| {
+        err(
+            format!("{path}.{key}"),
+            format!("{text:?} is not a FHIR date or dateTime"),
+        )
+    })?;
     if partial {
-        notes.push(InputNote { field: format!("{path}.{key}"), message: format!("{text:?} is imprecise; read as {}", t.date()) });
+        notes.push(InputNote {
+            field: format!("{path}.{key}"),
+            message: format!("{text:?} is imprecise; read as {}", t.date()),
+        });
     }
     Ok(Some(t))
 }
@@ -161,7 +216,9 @@ impl Reader<'_> {
             Some("Patient") => self.patient(r, path),
             Some("Observation") => self.observation(r, path),
             Some("Condition") => self.condition(r, path),
-            Some("MedicationStatement" | "MedicationRequest" | "MedicationAdministration") => self.medication(r, path),
+            Some("MedicationStatement" | "MedicationRequest" | "MedicationAdministration") => {
+                self.medication(r, path)
+            }
             Some(_) => Ok(()),
             None => Err(err(format!("{path}.resourceType"), "missing")),
         }
@@ -169,19 +226,28 @@ impl Reader<'_> {
 
     fn patient(&mut self, r: &Value, path: &str) -> Result<(), FhirError> {
         let id = str_at(r, "id", path)?.unwrap_or("").to_owned();
-        if let Some(prev) = &self.patient_seen {
-            if *prev != id {
-                return Err(err(path, "the bundle holds more than one Patient; leuko assesses one person at a time"));
+        if let Some(prev) = &self.patient_seen
+            && *prev != id {
+                return Err(err(
+                    path,
+                    "the bundle holds more than one Patient; leuko assesses one person at a time",
+                ));
             }
-        }
         self.patient_seen = Some(id);
         let birth = match str_at(r, "birthDate", path)? {
             Some(text) => {
-                let (t, partial) = parse_datetime(text).ok_or_else(|| err(format!("{path}.birthDate"), format!("{text:?} is not a FHIR date")))?;
+                let (t, partial) = parse_datetime(text).ok_or_else(|| {
+                    err(
+                        format!("{path}.birthDate"),
+                        format!("{text:?} is not a FHIR date"),
+                    )
+                })?;
                 if partial {
                     self.record.notes.push(InputNote {
                         field: format!("{path}.birthDate"),
-                        message: format!("{text:?} gives only part of the date; age is approximate"),
+                        message: format!(
+                            "{text:?} gives only part of the date; age is approximate"
+                        ),
                     });
                 }
                 Some(t.date())
@@ -193,19 +259,35 @@ impl Reader<'_> {
             Some("male") => Sex::Male,
             Some("other") => Sex::Other,
             Some("unknown") | None => Sex::Unknown,
-            Some(other) => return Err(err(format!("{path}.gender"), format!("{other:?} is not one of female, male, other, unknown"))),
+            Some(other) => {
+                return Err(err(
+                    format!("{path}.gender"),
+                    format!("{other:?} is not one of female, male, other, unknown"),
+                ));
+            }
         };
-        self.record.patient = Patient { birth_date: birth, sex };
+        self.record.patient = Patient {
+            birth_date: birth,
+            sex,
+        };
         Ok(())
     }
 
     fn observation(&mut self, r: &Value, path: &str) -> Result<(), FhirError> {
-        if matches!(str_at(r, "status", path)?, Some("entered-in-error" | "cancelled")) {
+        if matches!(
+            str_at(r, "status", path)?,
+            Some("entered-in-error" | "cancelled")
+        ) {
             return Ok(());
         }
-        let Some(code) = r.get("code") else { return Err(err(format!("{path}.code"), "missing")) };
+        let Some(code) = r.get("code") else {
+            return Err(err(format!("{path}.code"), "missing"));
+        };
         let (codes, text) = codings(code);
-        let by_code = codes.iter().filter(|(s, _, _)| *s == LOINC || s.is_empty()).find_map(|(_, c, _)| self.kb.analyte_by_loinc(c));
+        let by_code = codes
+            .iter()
+            .filter(|(s, _, _)| *s == LOINC || s.is_empty())
+            .find_map(|(_, c, _)| self.kb.analyte_by_loinc(c));
         let by_text = || {
             let names = text.into_iter().chain(codes.iter().map(|(_, _, d)| *d));
             names.into_iter().find_map(|n| analyte_by_text(self.kb, n))
@@ -216,12 +298,27 @@ impl Reader<'_> {
         let at = match datetime_at(r, "effectiveDateTime", path, &mut self.record.notes)? {
             Some(t) => t,
             None => match r.get("effectivePeriod") {
-                Some(p) => datetime_at(p, "start", &format!("{path}.effectivePeriod"), &mut self.record.notes)?,
+                Some(p) => datetime_at(
+                    p,
+                    "start",
+                    &format!("{path}.effectivePeriod"),
+                    &mut self.record.notes,
+                )?,
                 None => None,
             }
-            .or(datetime_at(r, "effectiveInstant", path, &mut self.record.notes)?)
+            .or(datetime_at(
+                r,
+                "effectiveInstant",
+                path,
+                &mut self.record.notes,
+            )?)
             .or(datetime_at(r, "issued", path, &mut self.record.notes)?)
-            .ok_or_else(|| err(format!("{path}.effectiveDateTime"), format!("missing: a {} result needs its time", analyte.name)))?,
+            .ok_or_else(|| {
+                err(
+                    format!("{path}.effectiveDateTime"),
+                    format!("missing: a {} result needs its time", analyte.name),
+                )
+            })?,
         };
         let (value, comparator, reported, unit_text) = self.value(r, path, analyte)?;
         let reference_range = self.reference_range(r, path, analyte, &unit_text)?;
@@ -234,12 +331,19 @@ impl Reader<'_> {
             reported,
             reference_range,
             derived: false,
-            source_ref: if id.is_empty() { path.to_owned() } else { format!("Observation/{id}") },
+            source_ref: if id.is_empty() {
+                path.to_owned()
+            } else {
+                format!("Observation/{id}")
+            },
         });
         Ok(())
     }
 
-    #[allow(clippy::type_complexity, reason = "a private helper returning the parts of a value")]
+    #[allow(
+        clippy::type_complexity,
+        reason = "a private helper returning the parts of a value"
+    )]
     fn value(
         &mut self,
         r: &Value,
@@ -249,12 +353,29 @@ impl Reader<'_> {
         if let Some(q) = r.get("valueQuantity") {
             let qpath = format!("{path}.valueQuantity");
             let number = match q.get("value") {
-                Some(Value::Number(n)) => n.as_f64().ok_or_else(|| err(format!("{qpath}.value"), format!("{n} is not a finite number")))?,
+                Some(Value::Number(n)) => n.as_f64().ok_or_else(|| {
+                    err(
+                        format!("{qpath}.value"),
+                        format!("{n} is not a finite number"),
+                    )
+                })?,
                 Some(Value::String(s)) => {
-                    units::parse_text_quantity(s).map_err(|e| err(format!("{qpath}.value"), e.to_string()))?.value
+                    units::parse_text_quantity(s)
+                        .map_err(|e| err(format!("{qpath}.value"), e.to_string()))?
+                        .value
                 }
-                Some(other) => return Err(err(format!("{qpath}.value"), format!("expected a number, found {}", kind(other)))),
-                None => return Err(err(format!("{qpath}.value"), format!("missing: the {} result has no value", analyte.name))),
+                Some(other) => {
+                    return Err(err(
+                        format!("{qpath}.value"),
+                        format!("expected a number, found {}", kind(other)),
+                    ));
+                }
+                None => {
+                    return Err(err(
+                        format!("{qpath}.value"),
+                        format!("missing: the {} result has no value", analyte.name),
+                    ));
+                }
             };
             let comparator = match str_at(q, "comparator", &qpath)? {
                 None => Comparator::Equal,
@@ -262,13 +383,26 @@ impl Reader<'_> {
                 Some("<=") => Comparator::LessOrEqual,
                 Some(">") => Comparator::Greater,
                 Some(">=") => Comparator::GreaterOrEqual,
-                Some(other) => return Err(err(format!("{qpath}.comparator"), format!("{other:?} is not a FHIR comparator"))),
+                Some(other) => {
+                    return Err(err(
+                        format!("{qpath}.comparator"),
+                        format!("{other:?} is not a FHIR comparator"),
+                    ));
+                }
             };
-            let ucum_code = if str_at(q, "system", &qpath)?.is_none_or(|s| s == UCUM) { str_at(q, "code", &qpath)? } else { None };
+            let ucum_code = if str_at(q, "system", &qpath)?.is_none_or(|s| s == UCUM) {
+                str_at(q, "code", &qpath)?
+            } else {
+                None
+            };
             let unit_text = str_at(q, "unit", &qpath)?;
             let candidates: Vec<&str> = ucum_code.into_iter().chain(unit_text).collect();
             let mut last_err = None;
-            for unit in candidates.iter().copied().chain(candidates.is_empty().then_some("")) {
+            for unit in candidates
+                .iter()
+                .copied()
+                .chain(candidates.is_empty().then_some(""))
+            {
                 match units::to_canonical(self.kb, analyte, number, unit) {
                     Ok(v) => {
                         self.note_unit_without_volume(analyte, unit, &qpath);
@@ -278,30 +412,46 @@ impl Reader<'_> {
                             .map(|u| (number, u.ucum.clone()));
                         return Ok((v, comparator, reported, unit.to_owned()));
                     }
-                    Err(e @ ValueError::Implausible { .. }) => return Err(err(format!("{qpath}.value"), e.to_string())),
+                    Err(e @ ValueError::Implausible { .. }) => {
+                        return Err(err(format!("{qpath}.value"), e.to_string()));
+                    }
                     Err(e) => last_err = Some(e),
                 }
             }
             let field = if ucum_code.is_some() { "code" } else { "unit" };
             return Err(err(
                 format!("{qpath}.{field}"),
-                last_err.map_or_else(|| format!("missing: the {} result has no unit", analyte.name), |e| e.to_string()),
+                last_err.map_or_else(
+                    || format!("missing: the {} result has no unit", analyte.name),
+                    |e| e.to_string(),
+                ),
             ));
         }
         if let Some(s) = r.get("valueString").and_then(Value::as_str) {
-            let q = units::parse_text_quantity(s).map_err(|e| err(format!("{path}.valueString"), e.to_string()))?;
-            let v = units::to_canonical(self.kb, analyte, q.value, &q.unit).map_err(|e| err(format!("{path}.valueString"), e.to_string()))?;
+            let q = units::parse_text_quantity(s)
+                .map_err(|e| err(format!("{path}.valueString"), e.to_string()))?;
+            let v = units::to_canonical(self.kb, analyte, q.value, &q.unit)
+                .map_err(|e| err(format!("{path}.valueString"), e.to_string()))?;
             self.note_unit_without_volume(analyte, &q.unit, &format!("{path}.valueString"));
             return Ok((v, q.comparator, None, q.unit));
         }
         if r.get("dataAbsentReason").is_some() {
-            return Err(err(format!("{path}.dataAbsentReason"), format!("the {} result has no value", analyte.name)));
+            return Err(err(
+                format!("{path}.dataAbsentReason"),
+                format!("the {} result has no value", analyte.name),
+            ));
         }
-        Err(err(format!("{path}.valueQuantity"), format!("missing: the {} result has no value", analyte.name)))
+        Err(err(
+            format!("{path}.valueQuantity"),
+            format!("missing: the {} result has no value", analyte.name),
+        ))
     }
 
     fn note_unit_without_volume(&mut self, analyte: &leuko_kb::Analyte, unit: &str, path: &str) {
-        if analyte.dimension == leuko_kb::Dimension::Count && !units::normalize(unit).contains('/') && !unit.trim().is_empty() {
+        if analyte.dimension == leuko_kb::Dimension::Count
+            && !units::normalize(unit).contains('/')
+            && !unit.trim().is_empty()
+        {
             self.record.notes.push(InputNote {
                 field: path.to_owned(),
                 message: format!("unit {unit:?} names no volume; read as x10^9 per litre"),
@@ -309,14 +459,36 @@ impl Reader<'_> {
         }
     }
 
-    fn reference_range(&self, r: &Value, path: &str, analyte: &leuko_kb::Analyte, value_unit: &str) -> Result<Option<RefRange>, FhirError> {
-        let Some(first) = r.get("referenceRange").and_then(Value::as_array).and_then(|a| a.first()) else { return Ok(None) };
+    fn reference_range(
+        &self,
+        r: &Value,
+        path: &str,
+        analyte: &leuko_kb::Analyte,
+        value_unit: &str,
+    ) -> Result<Option<RefRange>, FhirError> {
+        let Some(first) = r
+            .get("referenceRange")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        else {
+            return Ok(None);
+        };
         let rpath = format!("{path}.referenceRange[0]");
         let read = |key: &str| -> Result<Option<f64>, FhirError> {
-            let Some(q) = first.get(key) else { return Ok(None) };
-            let Some(v) = q.get("value").and_then(Value::as_f64) else { return Ok(None) };
-            let unit = q.get("code").and_then(Value::as_str).or(q.get("unit").and_then(Value::as_str)).unwrap_or(value_unit);
-            units::to_canonical(self.kb, analyte, v, unit).map(Some).map_err(|e| err(format!("{rpath}.{key}"), e.to_string()))
+            let Some(q) = first.get(key) else {
+                return Ok(None);
+            };
+            let Some(v) = q.get("value").and_then(Value::as_f64) else {
+                return Ok(None);
+            };
+            let unit = q
+                .get("code")
+                .and_then(Value::as_str)
+                .or(q.get("unit").and_then(Value::as_str))
+                .unwrap_or(value_unit);
+            units::to_canonical(self.kb, analyte, v, unit)
+                .map(Some)
+                .map_err(|e| err(format!("{rpath}.{key}"), e.to_string()))
         };
         let low = read("low")?;
         let high = read("high")?;
@@ -324,7 +496,9 @@ impl Reader<'_> {
     }
 
     fn condition(&mut self, r: &Value, path: &str) -> Result<(), FhirError> {
-        let Some(code) = r.get("code") else { return Ok(()) };
+        let Some(code) = r.get("code") else {
+            return Ok(());
+        };
         let (codes, text) = codings(code);
         let kb = self.kb;
         let concept = codes
@@ -336,8 +510,17 @@ impl Reader<'_> {
             })
             .or_else(|| text.and_then(|t| kb.concept_by_text(t)))
             .or_else(|| codes.iter().find_map(|(_, _, d)| kb.concept_by_text(d)));
-        let label = text.or_else(|| codes.first().map(|(_, _, d)| *d)).unwrap_or("").to_owned();
-        let status_of = |key: &str| r.get(key).map(codings).and_then(|(c, t)| c.first().map(|(_, code, _)| (*code).to_owned()).or(t.map(str::to_owned)));
+        let label = text
+            .or_else(|| codes.first().map(|(_, _, d)| *d))
+            .unwrap_or("")
+            .to_owned();
+        let status_of = |key: &str| {
+            r.get(key).map(codings).and_then(|(c, t)| {
+                c.first()
+                    .map(|(_, code, _)| (*code).to_owned())
+                    .or(t.map(str::to_owned))
+            })
+        };
         let verification = status_of("verificationStatus");
         if matches!(verification.as_deref(), Some("entered-in-error")) {
             return Ok(());
@@ -353,29 +536,50 @@ impl Reader<'_> {
         let onset = match datetime_at(r, "onsetDateTime", path, &mut self.record.notes)? {
             Some(t) => Some(t),
             None => match r.get("onsetPeriod") {
-                Some(p) => datetime_at(p, "start", &format!("{path}.onsetPeriod"), &mut self.record.notes)?,
+                Some(p) => datetime_at(
+                    p,
+                    "start",
+                    &format!("{path}.onsetPeriod"),
+                    &mut self.record.notes,
+                )?,
                 None => None,
             },
         };
         let abatement = datetime_at(r, "abatementDateTime", path, &mut self.record.notes)?;
         if concept.is_none() {
-            self.record.notes.push(InputNote { field: format!("{path}.code"), message: format!("condition {label:?} is not one leuko recognises; it was not used") });
+            self.record.notes.push(InputNote {
+                field: format!("{path}.code"),
+                message: format!(
+                    "condition {label:?} is not one leuko recognises; it was not used"
+                ),
+            });
         }
         let id = str_at(r, "id", path)?.unwrap_or("");
         self.record.conditions.push(ConditionEntry {
             concept: concept.map(|c| c.id.clone()),
-            text: if label.is_empty() { concept.map(|c| c.name.clone()).unwrap_or_default() } else { label },
+            text: if label.is_empty() {
+                concept.map(|c| c.name.clone()).unwrap_or_default()
+            } else {
+                label
+            },
             status,
             onset,
             abatement,
-            source_ref: if id.is_empty() { path.to_owned() } else { format!("Condition/{id}") },
+            source_ref: if id.is_empty() {
+                path.to_owned()
+            } else {
+                format!("Condition/{id}")
+            },
         });
         Ok(())
     }
 
     fn medication(&mut self, r: &Value, path: &str) -> Result<(), FhirError> {
         let status = str_at(r, "status", path)?.unwrap_or("active");
-        if matches!(status, "entered-in-error" | "not-taken" | "cancelled" | "draft") {
+        if matches!(
+            status,
+            "entered-in-error" | "not-taken" | "cancelled" | "draft"
+        ) {
             return Ok(());
         }
         let kb = self.kb;
@@ -383,13 +587,20 @@ impl Reader<'_> {
             if r.get("medicationReference").is_some() {
                 self.record.notes.push(InputNote {
                     field: format!("{path}.medicationReference"),
-                    message: "a referenced Medication is not resolved; give medicationCodeableConcept".to_owned(),
+                    message:
+                        "a referenced Medication is not resolved; give medicationCodeableConcept"
+                            .to_owned(),
                 });
             }
             return Ok(());
         };
         let (codes, text) = codings(cc);
-        let mut drugs: Vec<String> = codes.iter().filter(|(s, _, _)| *s == RXNORM).filter_map(|(_, c, _)| kb.drug_by_rxnorm(c)).map(|d| d.id.clone()).collect();
+        let mut drugs: Vec<String> = codes
+            .iter()
+            .filter(|(s, _, _)| *s == RXNORM)
+            .filter_map(|(_, c, _)| kb.drug_by_rxnorm(c))
+            .map(|d| d.id.clone())
+            .collect();
         if drugs.is_empty() {
             for name in text.into_iter().chain(codes.iter().map(|(_, _, d)| *d)) {
                 drugs.extend(kb.drugs_in_text(name).into_iter().map(|d| d.id.clone()));
@@ -399,16 +610,30 @@ impl Reader<'_> {
             }
         }
         drugs.dedup();
-        let label = text.or_else(|| codes.first().map(|(_, _, d)| *d)).unwrap_or("").to_owned();
+        let label = text
+            .or_else(|| codes.first().map(|(_, _, d)| *d))
+            .unwrap_or("")
+            .to_owned();
         let mut notes = Vec::new();
         let (start, end) = if let Some(p) = r.get("effectivePeriod") {
             let pp = format!("{path}.effectivePeriod");
-            (datetime_at(p, "start", &pp, &mut notes)?, datetime_at(p, "end", &pp, &mut notes)?)
+            (
+                datetime_at(p, "start", &pp, &mut notes)?,
+                datetime_at(p, "end", &pp, &mut notes)?,
+            )
         } else if let Some(t) = datetime_at(r, "effectiveDateTime", path, &mut notes)? {
             (Some(t), Some(t))
         } else if let Some(t) = datetime_at(r, "authoredOn", path, &mut notes)? {
-            let end = match r.get("dispenseRequest").and_then(|d| d.get("validityPeriod")) {
-                Some(v) => datetime_at(v, "end", &format!("{path}.dispenseRequest.validityPeriod"), &mut notes)?,
+            let end = match r
+                .get("dispenseRequest")
+                .and_then(|d| d.get("validityPeriod"))
+            {
+                Some(v) => datetime_at(
+                    v,
+                    "end",
+                    &format!("{path}.dispenseRequest.validityPeriod"),
+                    &mut notes,
+                )?,
                 None => None,
             };
             (Some(t), end)
@@ -416,13 +641,20 @@ impl Reader<'_> {
             (None, None)
         };
         self.record.notes.extend(notes);
-        if let (Some(s), Some(e)) = (start, end) {
-            if e < s {
-                return Err(err(format!("{path}.effectivePeriod.end"), format!("{} is before the start {}", e.date(), s.date())));
+        if let (Some(s), Some(e)) = (start, end)
+            && e < s {
+                return Err(err(
+                    format!("{path}.effectivePeriod.end"),
+                    format!("{} is before the start {}", e.date(), s.date()),
+                ));
             }
-        }
         if drugs.is_empty() {
-            self.record.notes.push(InputNote { field: format!("{path}.medicationCodeableConcept"), message: format!("medicine {label:?} is not in leuko's drug list; it was recorded but not judged") });
+            self.record.notes.push(InputNote {
+                field: format!("{path}.medicationCodeableConcept"),
+                message: format!(
+                    "medicine {label:?} is not in leuko's drug list; it was recorded but not judged"
+                ),
+            });
         }
         let active = match status {
             "completed" | "stopped" | "inactive" | "ended" => false,
@@ -435,7 +667,14 @@ impl Reader<'_> {
             start,
             end,
             active,
-            source_ref: if id.is_empty() { path.to_owned() } else { format!("{}/{id}", r.get("resourceType").and_then(Value::as_str).unwrap_or("")) },
+            source_ref: if id.is_empty() {
+                path.to_owned()
+            } else {
+                format!(
+                    "{}/{id}",
+                    r.get("resourceType").and_then(Value::as_str).unwrap_or("")
+                )
+            },
         });
         Ok(())
     }
@@ -447,15 +686,34 @@ pub fn analyte_by_text<'k>(kb: &'k Knowledge, text: &str) -> Option<&'k leuko_kb
     let mut names: Vec<(String, &leuko_kb::Analyte)> = kb
         .analytes
         .iter()
-        .flat_map(|a| std::iter::once(&a.name).chain(&a.synonyms).map(move |n| (leuko_kb::normalize_words(n), a)))
+        .flat_map(|a| {
+            std::iter::once(&a.name)
+                .chain(&a.synonyms)
+                .map(move |n| (leuko_kb::normalize_words(n), a))
+        })
         .filter(|(n, _)| !n.is_empty())
         .collect();
-    names.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    names.sort_by_key(|n| std::cmp::Reverse(n.0.len()));
     // Percent analytes are named with "percent" or "%"; a bare name is an absolute count.
     let is_percent = text.contains('%') || words.contains(" percent ");
     names
         .iter()
-        .filter(|(_, a)| (a.dimension == leuko_kb::Dimension::Percent) == is_percent || !matches!(a.id, AnalyteId::NeutPct | AnalyteId::LymphPct | AnalyteId::MonoPct | AnalyteId::EosPct | AnalyteId::BasoPct | AnalyteId::Anc | AnalyteId::Alc | AnalyteId::Amc | AnalyteId::Aec | AnalyteId::Abc))
+        .filter(|(_, a)| {
+            (a.dimension == leuko_kb::Dimension::Percent) == is_percent
+                || !matches!(
+                    a.id,
+                    AnalyteId::NeutPct
+                        | AnalyteId::LymphPct
+                        | AnalyteId::MonoPct
+                        | AnalyteId::EosPct
+                        | AnalyteId::BasoPct
+                        | AnalyteId::Anc
+                        | AnalyteId::Alc
+                        | AnalyteId::Amc
+                        | AnalyteId::Aec
+                        | AnalyteId::Abc
+                )
+        })
         .find(|(n, _)| words.contains(n.as_str()))
         .map(|(_, a)| *a)
 }

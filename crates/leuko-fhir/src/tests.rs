@@ -33,15 +33,24 @@ fn reads_counts_in_every_unit_system() {
         (serde_json::json!(1.5), "K/uL", 1.5),
         (serde_json::json!(1.5), "G/L", 1.5),
     ] {
-        let rec = read_bundle(&kb, &bundle(&[obs("751-8", value, unit)])).unwrap_or_else(|e| panic!("{unit}: {e}"));
-        assert_eq!(rec.observations.first().map(|o| o.value), Some(expect), "{unit}");
+        let rec = read_bundle(&kb, &bundle(&[obs("751-8", value, unit)]))
+            .unwrap_or_else(|e| panic!("{unit}: {e}"));
+        assert_eq!(
+            rec.observations.first().map(|o| o.value),
+            Some(expect),
+            "{unit}"
+        );
     }
 }
 
 #[test]
 fn implausible_value_is_refused_with_its_path() {
     let kb = kb();
-    let e = read_bundle(&kb, &bundle(&[obs("6690-2", serde_json::json!(4000), "10*9/L")])).err();
+    let e = read_bundle(
+        &kb,
+        &bundle(&[obs("6690-2", serde_json::json!(4000), "10*9/L")]),
+    )
+    .err();
     let e = e.unwrap_or_else(|| panic!("4000 x10^9/L must be refused"));
     assert_eq!(e.path, "entry[0].resource.valueQuantity.value");
     assert!(e.message.contains("4000"), "{}", e.message);
@@ -50,7 +59,11 @@ fn implausible_value_is_refused_with_its_path() {
 #[test]
 fn unknown_unit_names_the_field_and_value() {
     let kb = kb();
-    let e = read_bundle(&kb, &bundle(&[obs("6690-2", serde_json::json!(4), "furlongs")])).err();
+    let e = read_bundle(
+        &kb,
+        &bundle(&[obs("6690-2", serde_json::json!(4), "furlongs")]),
+    )
+    .err();
     let e = e.unwrap_or_else(|| panic!("must fail"));
     assert!(e.path.ends_with("valueQuantity.code"), "{}", e.path);
     assert!(e.message.contains("furlongs"));
@@ -65,8 +78,17 @@ fn uncoded_medicines_and_conditions_are_read_by_text() {
         serde_json::json!({"resourceType": "Condition", "code": {"text": "Duffy-null red cell phenotype Fy(a-b-)"}}),
     ]);
     let rec = read_bundle(&kb, &b).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(rec.medications.first().map(|m| m.drugs.clone()), Some(vec!["carbimazole".to_owned()]));
-    assert_eq!(rec.conditions.first().and_then(|c| c.concept.clone()).as_deref(), Some("duffy-null"));
+    assert_eq!(
+        rec.medications.first().map(|m| m.drugs.clone()),
+        Some(vec!["carbimazole".to_owned()])
+    );
+    assert_eq!(
+        rec.conditions
+            .first()
+            .and_then(|c| c.concept.clone())
+            .as_deref(),
+        Some("duffy-null")
+    );
 }
 
 #[test]

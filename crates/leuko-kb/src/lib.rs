@@ -36,16 +36,40 @@ pub enum LoadError {
 
 /// The embedded knowledge files, by name.
 pub const FILES: &[(&str, &str)] = &[
-    ("sources.toml", include_str!("../../../knowledge/sources.toml")),
-    ("analytes.toml", include_str!("../../../knowledge/analytes.toml")),
+    (
+        "sources.toml",
+        include_str!("../../../knowledge/sources.toml"),
+    ),
+    (
+        "analytes.toml",
+        include_str!("../../../knowledge/analytes.toml"),
+    ),
     ("units.toml", include_str!("../../../knowledge/units.toml")),
-    ("intervals.toml", include_str!("../../../knowledge/intervals.toml")),
-    ("grading.toml", include_str!("../../../knowledge/grading.toml")),
-    ("clozapine.toml", include_str!("../../../knowledge/clozapine.toml")),
-    ("concepts.toml", include_str!("../../../knowledge/concepts.toml")),
+    (
+        "intervals.toml",
+        include_str!("../../../knowledge/intervals.toml"),
+    ),
+    (
+        "grading.toml",
+        include_str!("../../../knowledge/grading.toml"),
+    ),
+    (
+        "clozapine.toml",
+        include_str!("../../../knowledge/clozapine.toml"),
+    ),
+    (
+        "concepts.toml",
+        include_str!("../../../knowledge/concepts.toml"),
+    ),
     ("drugs.toml", include_str!("../../../knowledge/drugs.toml")),
-    ("causes.toml", include_str!("../../../knowledge/causes.toml")),
-    ("workup.toml", include_str!("../../../knowledge/workup.toml")),
+    (
+        "causes.toml",
+        include_str!("../../../knowledge/causes.toml"),
+    ),
+    (
+        "workup.toml",
+        include_str!("../../../knowledge/workup.toml"),
+    ),
     ("rules.toml", include_str!("../../../knowledge/rules.toml")),
 ];
 
@@ -68,13 +92,23 @@ impl Knowledge {
     /// A [`LoadError`] when a file does not parse or the whole breaks an invariant.
     pub fn from_files(files: &[(&'static str, &str)]) -> Result<Knowledge, LoadError> {
         let text = |name: &'static str| -> Result<&str, LoadError> {
-            files.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).ok_or(LoadError::Parse {
-                file: name,
-                message: "missing".to_owned(),
-            })
+            files
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| *t)
+                .ok_or(LoadError::Parse {
+                    file: name,
+                    message: "missing".to_owned(),
+                })
         };
-        fn parse<T: serde::de::DeserializeOwned>(file: &'static str, text: &str) -> Result<T, LoadError> {
-            toml::from_str(text).map_err(|e| LoadError::Parse { file, message: e.to_string() })
+        fn parse<T: serde::de::DeserializeOwned>(
+            file: &'static str,
+            text: &str,
+        ) -> Result<T, LoadError> {
+            toml::from_str(text).map_err(|e| LoadError::Parse {
+                file,
+                message: e.to_string(),
+            })
         }
         let sources: SourcesFile = parse("sources.toml", text("sources.toml")?)?;
         let analytes: AnalytesFile = parse("analytes.toml", text("analytes.toml")?)?;
@@ -114,12 +148,19 @@ impl Knowledge {
         let mut kb = kb;
         kb.index = Index::build(&kb);
         let problems = kb.validate();
-        if problems.is_empty() { Ok(kb) } else { Err(LoadError::Invalid(problems)) }
+        if problems.is_empty() {
+            Ok(kb)
+        } else {
+            Err(LoadError::Invalid(problems))
+        }
     }
 
     /// The source with this id.
     pub fn source(&self, id: &str) -> Option<&Source> {
-        self.index.sources.get(id).and_then(|&i| self.sources.get(i))
+        self.index
+            .sources
+            .get(id)
+            .and_then(|&i| self.sources.get(i))
     }
 
     /// The cause with this id.
@@ -134,7 +175,10 @@ impl Knowledge {
 
     /// The concept with this id.
     pub fn concept(&self, id: &str) -> Option<&Concept> {
-        self.index.concepts.get(id).and_then(|&i| self.concepts.get(i))
+        self.index
+            .concepts
+            .get(id)
+            .and_then(|&i| self.concepts.get(i))
     }
 
     /// The test with this id.
@@ -154,12 +198,18 @@ impl Knowledge {
 
     /// The analyte a LOINC code stands for.
     pub fn analyte_by_loinc(&self, loinc: &str) -> Option<&Analyte> {
-        self.index.loinc.get(loinc).and_then(|&i| self.analytes.get(i))
+        self.index
+            .loinc
+            .get(loinc)
+            .and_then(|&i| self.analytes.get(i))
     }
 
     /// The concept a SNOMED CT code stands for.
     pub fn concept_by_snomed(&self, code: &str) -> Option<&Concept> {
-        self.index.snomed.get(code).and_then(|&i| self.concepts.get(i))
+        self.index
+            .snomed
+            .get(code)
+            .and_then(|&i| self.concepts.get(i))
     }
 
     /// The concept an ICD-10-CM code stands for (exact code, then its three-character category).
@@ -174,7 +224,10 @@ impl Knowledge {
 
     /// The drug an RxNorm ingredient code stands for.
     pub fn drug_by_rxnorm(&self, code: &str) -> Option<&Drug> {
-        self.index.rxnorm.get(code.trim()).and_then(|&i| self.drugs.get(i))
+        self.index
+            .rxnorm
+            .get(code.trim())
+            .and_then(|&i| self.drugs.get(i))
     }
 
     /// The concept named in free text, by its name or a synonym as whole words.
@@ -197,7 +250,10 @@ impl Knowledge {
             }
         }
         found.sort_unstable();
-        found.into_iter().filter_map(|i| self.drugs.get(i)).collect()
+        found
+            .into_iter()
+            .filter_map(|i| self.drugs.get(i))
+            .collect()
     }
 }
 
@@ -222,7 +278,11 @@ pub struct Index {
 impl Index {
     fn build(kb: &Knowledge) -> Index {
         fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> HashMap<String, usize> {
-            items.iter().enumerate().map(|(i, t)| (id(t).to_owned(), i)).collect()
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (id(t).to_owned(), i))
+                .collect()
         }
         let mut index = Index {
             sources: ids(&kb.sources, |s| &s.id),
@@ -245,7 +305,10 @@ impl Index {
             for code in &c.icd10 {
                 index.icd10.entry(code.to_ascii_uppercase()).or_insert(i);
             }
-            for name in std::iter::once(&c.name).chain(&c.synonyms).chain(std::iter::once(&c.id)) {
+            for name in std::iter::once(&c.name)
+                .chain(&c.synonyms)
+                .chain(std::iter::once(&c.id))
+            {
                 let n = normalize_words(name);
                 if !n.is_empty() {
                     index.concept_names.push((n, i));
@@ -256,7 +319,10 @@ impl Index {
             if !d.rxnorm.is_empty() {
                 index.rxnorm.insert(d.rxnorm.clone(), i);
             }
-            for name in std::iter::once(&d.name).chain(&d.synonyms).chain(std::iter::once(&d.id)) {
+            for name in std::iter::once(&d.name)
+                .chain(&d.synonyms)
+                .chain(std::iter::once(&d.id))
+            {
                 let n = normalize_words(name);
                 if !n.is_empty() {
                     index.drug_names.push((n, i));
@@ -264,8 +330,12 @@ impl Index {
             }
         }
         // Longest names first, so "chronic hepatitis c" wins over "hepatitis".
-        index.concept_names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
-        index.drug_names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        index
+            .concept_names
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        index
+            .drug_names
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         index.concept_names.dedup_by(|a, b| a.0 == b.0);
         index.drug_names.dedup_by(|a, b| a.0 == b.0);
         index
@@ -287,7 +357,11 @@ pub fn normalize_words(text: &str) -> String {
     if !out.ends_with(' ') {
         out.push(' ');
     }
-    if out.trim().is_empty() { String::new() } else { out }
+    if out.trim().is_empty() {
+        String::new()
+    } else {
+        out
+    }
 }
 
 fn contains_words(haystack: &str, needle: &str) -> bool {
@@ -296,7 +370,10 @@ fn contains_words(haystack: &str, needle: &str) -> bool {
 
 fn best_text_match(text: &str, names: &[(String, usize)]) -> Option<usize> {
     let words = normalize_words(text);
-    names.iter().find(|(n, _)| contains_words(&words, n)).map(|(_, i)| *i)
+    names
+        .iter()
+        .find(|(n, _)| contains_words(&words, n))
+        .map(|(_, i)| *i)
 }
 
 /// FNV-1a, for a stable digest of the knowledge files (not for security).

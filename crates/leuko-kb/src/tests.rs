@@ -23,7 +23,11 @@ fn every_entry_cites_an_existing_source() {
     let cited = kb
         .causes
         .iter()
-        .flat_map(|c| c.sources.iter().chain(c.findings.iter().flat_map(|f| &f.sources)))
+        .flat_map(|c| {
+            c.sources
+                .iter()
+                .chain(c.findings.iter().flat_map(|f| &f.sources))
+        })
         .chain(kb.drugs.iter().flat_map(|d| &d.sources))
         .chain(kb.rules.iter().flat_map(|r| &r.sources))
         .chain(kb.tests.iter().flat_map(|t| &t.sources))
@@ -32,7 +36,11 @@ fn every_entry_cites_an_existing_source() {
         assert!(kb.source(id).is_some(), "unknown source {id}");
     }
     for c in &kb.causes {
-        assert!(!c.sources.is_empty() && c.findings.iter().all(|f| !f.sources.is_empty()), "cause {} lacks sources", c.id);
+        assert!(
+            !c.sources.is_empty() && c.findings.iter().all(|f| !f.sources.is_empty()),
+            "cause {} lacks sources",
+            c.id
+        );
     }
 }
 
@@ -41,10 +49,33 @@ fn the_knowledge_base_is_as_broad_as_promised() {
     let kb = kb();
     assert!(kb.drugs.len() >= 80, "{} drugs", kb.drugs.len());
     for id in [
-        "drug-induced", "chemotherapy", "viral", "sepsis", "tuberculosis", "parasitic", "b12-deficiency", "folate-deficiency",
-        "copper-deficiency", "sle", "ra-felty", "autoimmune-infancy", "hypersplenism", "aplastic-anemia", "mds",
-        "acute-leukemia", "marrow-infiltration", "myelofibrosis", "congenital", "cyclic", "chronic-idiopathic", "duffy-null",
-        "t-lgl", "hiv", "alcohol", "toxic-exposure", "artefact",
+        "drug-induced",
+        "chemotherapy",
+        "viral",
+        "sepsis",
+        "tuberculosis",
+        "parasitic",
+        "b12-deficiency",
+        "folate-deficiency",
+        "copper-deficiency",
+        "sle",
+        "ra-felty",
+        "autoimmune-infancy",
+        "hypersplenism",
+        "aplastic-anemia",
+        "mds",
+        "acute-leukemia",
+        "marrow-infiltration",
+        "myelofibrosis",
+        "congenital",
+        "cyclic",
+        "chronic-idiopathic",
+        "duffy-null",
+        "t-lgl",
+        "hiv",
+        "alcohol",
+        "toxic-exposure",
+        "artefact",
     ] {
         assert!(kb.cause(id).is_some(), "cause {id} missing");
     }
@@ -92,13 +123,37 @@ fn code_validators_accept_real_codes_and_reject_others() {
 #[test]
 fn lookups_by_code_and_text() {
     let kb = kb();
-    assert_eq!(kb.analyte_by_loinc("751-8").map(|a| a.id), Some(AnalyteId::Anc));
-    assert_eq!(kb.concept_by_snomed("55464009").map(|c| c.id.as_str()), Some("sle"));
-    assert_eq!(kb.drug_by_rxnorm("2626").map(|d| d.id.as_str()), Some("clozapine"));
-    assert_eq!(kb.drug_by_text("Metamizole 500 mg tablets").map(|d| d.id.as_str()), Some("metamizole"));
-    assert_eq!(kb.drug_by_text("Neo-Mercazole 5mg").map(|d| d.id.as_str()), Some("carbimazole"));
-    assert_eq!(kb.concept_by_text("Duffy-null red cell phenotype Fy(a-b-)").map(|c| c.id.as_str()), Some("duffy-null"));
-    let combo: Vec<&str> = kb.drugs_in_text("piperacillin / tazobactam").iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(
+        kb.analyte_by_loinc("751-8").map(|a| a.id),
+        Some(AnalyteId::Anc)
+    );
+    assert_eq!(
+        kb.concept_by_snomed("55464009").map(|c| c.id.as_str()),
+        Some("sle")
+    );
+    assert_eq!(
+        kb.drug_by_rxnorm("2626").map(|d| d.id.as_str()),
+        Some("clozapine")
+    );
+    assert_eq!(
+        kb.drug_by_text("Metamizole 500 mg tablets")
+            .map(|d| d.id.as_str()),
+        Some("metamizole")
+    );
+    assert_eq!(
+        kb.drug_by_text("Neo-Mercazole 5mg").map(|d| d.id.as_str()),
+        Some("carbimazole")
+    );
+    assert_eq!(
+        kb.concept_by_text("Duffy-null red cell phenotype Fy(a-b-)")
+            .map(|c| c.id.as_str()),
+        Some("duffy-null")
+    );
+    let combo: Vec<&str> = kb
+        .drugs_in_text("piperacillin / tazobactam")
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect();
     assert!(!combo.is_empty());
 }
 

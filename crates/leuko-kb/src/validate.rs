@@ -78,9 +78,20 @@ pub const ENGINE_FINDINGS: &[&str] = &[
 
 const CONFIDENCE: &[&str] = &["confirmed", "secondary", "unconfirmed", "expert"];
 const MECHANISMS: &[&str] = &["idiosyncratic", "dose-dependent", "mixed", "none"];
-const EFFECTS: &[&str] = &["neutropenia", "pancytopenia", "lymphopenia", "leukopenia", "none"];
+const EFFECTS: &[&str] = &[
+    "neutropenia",
+    "pancytopenia",
+    "lymphopenia",
+    "leukopenia",
+    "none",
+];
 const EVIDENCE: &[&str] = &["strong", "moderate", "weak", "none"];
-const ANDERSOHN: &[&str] = &["over-10-reports", "listed", "not-applicable", "not-assessed"];
+const ANDERSOHN: &[&str] = &[
+    "over-10-reports",
+    "listed",
+    "not-applicable",
+    "not-assessed",
+];
 const LEVELS: &[&str] = &["emergency", "urgent", "soon", "routine", "none"];
 const CONCEPT_KINDS: &[&str] = &[
     "symptom",
@@ -102,14 +113,19 @@ pub fn is_icd10cm(code: &str) -> bool {
     let head = b.len() >= 3
         && b.first().is_some_and(u8::is_ascii_uppercase)
         && b.get(1).is_some_and(u8::is_ascii_digit)
-        && b.get(2).is_some_and(|c| c.is_ascii_digit() || c.is_ascii_uppercase());
+        && b.get(2)
+            .is_some_and(|c| c.is_ascii_digit() || c.is_ascii_uppercase());
     if !head {
         return false;
     }
     match b.get(3..) {
         None | Some([]) => true,
         Some([b'.', rest @ ..]) => {
-            !rest.is_empty() && rest.len() <= 4 && rest.iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+            !rest.is_empty()
+                && rest.len() <= 4
+                && rest
+                    .iter()
+                    .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
         }
         Some(_) => false,
     }
@@ -117,11 +133,19 @@ pub fn is_icd10cm(code: &str) -> bool {
 
 /// `718-7`: digits, a hyphen, and the mod-10 check digit LOINC defines.
 pub fn is_loinc(code: &str) -> bool {
-    let Some((body, check)) = code.split_once('-') else { return false };
-    if body.is_empty() || body.len() > 7 || check.len() != 1 || !body.bytes().all(|c| c.is_ascii_digit()) {
+    let Some((body, check)) = code.split_once('-') else {
+        return false;
+    };
+    if body.is_empty()
+        || body.len() > 7
+        || check.len() != 1
+        || !body.bytes().all(|c| c.is_ascii_digit())
+    {
         return false;
     }
-    let Some(check) = check.bytes().next().filter(u8::is_ascii_digit) else { return false };
+    let Some(check) = check.bytes().next().filter(u8::is_ascii_digit) else {
+        return false;
+    };
     loinc_check_digit(body) == check - b'0'
 }
 
@@ -185,28 +209,39 @@ impl Knowledge {
         let mut bad = |entry: String, message: String| problems.push(Problem { entry, message });
 
         let source_ids: HashSet<&str> = self.sources.iter().map(|s| s.id.as_str()).collect();
-        let check_sources = |entry: &str, sources: &[String], bad: &mut dyn FnMut(String, String)| {
-            if sources.is_empty() {
-                bad(entry.to_owned(), "has no source".to_owned());
-            }
-            for s in sources {
-                if !source_ids.contains(s.as_str()) {
-                    bad(entry.to_owned(), format!("cites unknown source {s:?}"));
+        let check_sources =
+            |entry: &str, sources: &[String], bad: &mut dyn FnMut(String, String)| {
+                if sources.is_empty() {
+                    bad(entry.to_owned(), "has no source".to_owned());
                 }
-            }
-        };
+                for s in sources {
+                    if !source_ids.contains(s.as_str()) {
+                        bad(entry.to_owned(), format!("cites unknown source {s:?}"));
+                    }
+                }
+            };
 
         for s in &self.sources {
             if !CONFIDENCE.contains(&s.confidence.as_str()) {
-                bad(format!("source {}", s.id), format!("confidence {:?} is not one of {CONFIDENCE:?}", s.confidence));
+                bad(
+                    format!("source {}", s.id),
+                    format!("confidence {:?} is not one of {CONFIDENCE:?}", s.confidence),
+                );
             }
         }
-        duplicates("source", self.sources.iter().map(|s| s.id.as_str()), &mut bad);
+        duplicates(
+            "source",
+            self.sources.iter().map(|s| s.id.as_str()),
+            &mut bad,
+        );
 
         // Analytes: every analyte once, LOINC codes valid and unique.
         for id in AnalyteId::ALL {
             if self.analytes.iter().filter(|a| a.id == id).count() != 1 {
-                bad(format!("analyte {}", id.as_str()), "must be defined exactly once".to_owned());
+                bad(
+                    format!("analyte {}", id.as_str()),
+                    "must be defined exactly once".to_owned(),
+                );
             }
         }
         let mut loincs = HashSet::new();
@@ -218,7 +253,10 @@ impl Knowledge {
             }
             for code in &a.loinc {
                 if !is_loinc(code) {
-                    bad(entry.clone(), format!("LOINC code {code:?} is malformed or fails its check digit"));
+                    bad(
+                        entry.clone(),
+                        format!("LOINC code {code:?} is malformed or fails its check digit"),
+                    );
                 }
                 if !loincs.insert(code.as_str()) {
                     bad(entry.clone(), format!("LOINC code {code:?} is used twice"));
@@ -240,14 +278,22 @@ impl Knowledge {
 
         // Intervals and profiles.
         for iv in &self.intervals {
-            let entry = format!("interval {} {:?} {:?}", iv.analyte.as_str(), iv.population, iv.age_days);
+            let entry = format!(
+                "interval {} {:?} {:?}",
+                iv.analyte.as_str(),
+                iv.population,
+                iv.age_days
+            );
             check_sources(&entry, &iv.sources, &mut bad);
             if iv.low >= iv.high || iv.age_days[0] >= iv.age_days[1] {
                 bad(entry, "is empty or reversed".to_owned());
             }
         }
         if self.profiles.iter().filter(|p| p.default).count() != 1 {
-            bad("profiles".to_owned(), "exactly one profile must be the default".to_owned());
+            bad(
+                "profiles".to_owned(),
+                "exactly one profile must be the default".to_owned(),
+            );
         }
         for p in &self.profiles {
             check_sources(&format!("profile {}", p.id), &p.sources, &mut bad);
@@ -258,11 +304,17 @@ impl Knowledge {
         for t in &self.grading.ctcae.term {
             let entry = format!("ctcae {}", t.key);
             if !(2..=3).contains(&t.below.len()) || t.below.windows(2).any(|w| w[0] <= w[1]) {
-                bad(entry.clone(), "thresholds must be 2 or 3 strictly decreasing values".to_owned());
+                bad(
+                    entry.clone(),
+                    "thresholds must be 2 or 3 strictly decreasing values".to_owned(),
+                );
             }
             for alt in &t.alt {
                 if alt.below.len() != t.below.len() {
-                    bad(entry.clone(), format!("{} thresholds differ in number", alt.ucum));
+                    bad(
+                        entry.clone(),
+                        format!("{} thresholds differ in number", alt.ucum),
+                    );
                 }
             }
         }
@@ -274,18 +326,32 @@ impl Knowledge {
         }
         check_sources("clozapine", &self.clozapine.sources, &mut bad);
         for table in [&self.clozapine.general, &self.clozapine.ben] {
-            if table.windows(2).any(|w| w[0].anc_at_least <= w[1].anc_at_least) || table.last().is_none_or(|c| c.anc_at_least != 0.0) {
-                bad("clozapine".to_owned(), "categories must descend and end at 0".to_owned());
+            if table
+                .windows(2)
+                .any(|w| w[0].anc_at_least <= w[1].anc_at_least)
+                || table.last().is_none_or(|c| c.anc_at_least != 0.0)
+            {
+                bad(
+                    "clozapine".to_owned(),
+                    "categories must descend and end at 0".to_owned(),
+                );
             }
             for c in table {
                 if !LEVELS.contains(&c.level.as_str()) {
-                    bad(format!("clozapine {}", c.category), format!("level {:?} is unknown", c.level));
+                    bad(
+                        format!("clozapine {}", c.category),
+                        format!("level {:?} is unknown", c.level),
+                    );
                 }
             }
         }
 
         // Concepts.
-        duplicates("concept", self.concepts.iter().map(|c| c.id.as_str()), &mut bad);
+        duplicates(
+            "concept",
+            self.concepts.iter().map(|c| c.id.as_str()),
+            &mut bad,
+        );
         let mut synonyms = HashSet::new();
         for c in &self.concepts {
             let entry = format!("concept {}", c.id);
@@ -295,17 +361,26 @@ impl Knowledge {
             }
             for implied in &c.implies {
                 if !self.concepts.iter().any(|k| &k.id == implied) {
-                    bad(entry.clone(), format!("implies unknown concept {implied:?}"));
+                    bad(
+                        entry.clone(),
+                        format!("implies unknown concept {implied:?}"),
+                    );
                 }
             }
             for code in &c.snomed {
                 if !is_snomed(code) {
-                    bad(entry.clone(), format!("SNOMED CT code {code:?} is malformed or fails its check digit"));
+                    bad(
+                        entry.clone(),
+                        format!("SNOMED CT code {code:?} is malformed or fails its check digit"),
+                    );
                 }
             }
             for code in &c.icd10 {
                 if !is_icd10cm(code) {
-                    bad(entry.clone(), format!("ICD-10-CM code {code:?} is malformed"));
+                    bad(
+                        entry.clone(),
+                        format!("ICD-10-CM code {code:?} is malformed"),
+                    );
                 }
             }
             for s in std::iter::once(&c.name).chain(&c.synonyms) {
@@ -319,25 +394,36 @@ impl Knowledge {
         }
         let mut owner: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
         for (n, id) in &synonyms {
-            if let Some(other) = owner.insert(n.clone(), id) {
-                if other != *id {
-                    bad(format!("concept {id}"), format!("text {:?} also names concept {other}", n.trim()));
+            if let Some(other) = owner.insert(n.clone(), id)
+                && other != *id {
+                    bad(
+                        format!("concept {id}"),
+                        format!("text {:?} also names concept {other}", n.trim()),
+                    );
                 }
-            }
         }
 
         // Drugs.
         duplicates("drug", self.drugs.iter().map(|d| d.id.as_str()), &mut bad);
-        let mut drug_names: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+        let mut drug_names: std::collections::HashMap<String, &str> =
+            std::collections::HashMap::new();
         let mut rxnorms = HashSet::new();
         for d in &self.drugs {
             let entry = format!("drug {}", d.id);
             check_sources(&entry, &d.sources, &mut bad);
-            if !d.rxnorm.is_empty() && (!d.rxnorm.bytes().all(|c| c.is_ascii_digit()) || d.rxnorm.len() > 8) {
-                bad(entry.clone(), format!("RxNorm code {:?} is malformed", d.rxnorm));
+            if !d.rxnorm.is_empty()
+                && (!d.rxnorm.bytes().all(|c| c.is_ascii_digit()) || d.rxnorm.len() > 8)
+            {
+                bad(
+                    entry.clone(),
+                    format!("RxNorm code {:?} is malformed", d.rxnorm),
+                );
             }
             if !d.rxnorm.is_empty() && !rxnorms.insert(d.rxnorm.as_str()) {
-                bad(entry.clone(), format!("RxNorm code {:?} is used twice", d.rxnorm));
+                bad(
+                    entry.clone(),
+                    format!("RxNorm code {:?} is used twice", d.rxnorm),
+                );
             }
             for (field, value, allowed) in [
                 ("mechanism", &d.mechanism, MECHANISMS),
@@ -346,7 +432,10 @@ impl Knowledge {
                 ("andersohn_2007", &d.andersohn_2007, ANDERSOHN),
             ] {
                 if !allowed.contains(&value.as_str()) {
-                    bad(entry.clone(), format!("{field} {value:?} is not one of {allowed:?}"));
+                    bad(
+                        entry.clone(),
+                        format!("{field} {value:?} is not one of {allowed:?}"),
+                    );
                 }
             }
             if d.cause != "none" && self.cause(&d.cause).is_none() {
@@ -358,13 +447,15 @@ impl Knowledge {
             for s in std::iter::once(&d.name).chain(&d.synonyms) {
                 let n = crate::normalize_words(s);
                 if n.trim().len() < 3 {
-                    bad(entry.clone(), format!("name {s:?} is too short to match safely"));
+                    bad(
+                        entry.clone(),
+                        format!("name {s:?} is too short to match safely"),
+                    );
                 }
-                if let Some(other) = drug_names.insert(n.clone(), d.id.as_str()) {
-                    if other != d.id {
+                if let Some(other) = drug_names.insert(n.clone(), d.id.as_str())
+                    && other != d.id {
                         bad(entry.clone(), format!("name {s:?} also names drug {other}"));
                     }
-                }
             }
         }
 
@@ -378,26 +469,46 @@ impl Knowledge {
             if c.icd10.is_empty() {
                 bad(entry.clone(), "has no ICD-10-CM code".to_owned());
             }
-            for code in c.icd10.iter().chain(c.icd10_when.iter().flat_map(|w| &w.codes)) {
+            for code in c
+                .icd10
+                .iter()
+                .chain(c.icd10_when.iter().flat_map(|w| &w.codes))
+            {
                 if !is_icd10cm(code) {
-                    bad(entry.clone(), format!("ICD-10-CM code {code:?} is malformed"));
+                    bad(
+                        entry.clone(),
+                        format!("ICD-10-CM code {code:?} is malformed"),
+                    );
                 }
             }
             for w in &c.icd10_when {
                 if !known_finding(&w.finding) {
-                    bad(entry.clone(), format!("icd10_when names unknown finding {:?}", w.finding));
+                    bad(
+                        entry.clone(),
+                        format!("icd10_when names unknown finding {:?}", w.finding),
+                    );
                 }
             }
             let p = c.prior;
-            if [p.infant, p.child, p.adult, p.older].iter().any(|x| !(x.is_finite() && *x > 0.0)) {
+            if [p.infant, p.child, p.adult, p.older]
+                .iter()
+                .any(|x| !(x.is_finite() && *x > 0.0))
+            {
                 bad(entry.clone(), "priors must be positive".to_owned());
             }
             for f in &c.findings {
                 let fe = format!("cause {} finding {}", c.id, f.id);
                 if !known_finding(&f.id) {
-                    bad(fe.clone(), "is neither an engine finding nor a concept".to_owned());
+                    bad(
+                        fe.clone(),
+                        "is neither an engine finding nor a concept".to_owned(),
+                    );
                 }
-                if !(f.lr_present > 0.0 && f.lr_absent > 0.0 && f.lr_present.is_finite() && f.lr_absent.is_finite()) {
+                if !(f.lr_present > 0.0
+                    && f.lr_absent > 0.0
+                    && f.lr_present.is_finite()
+                    && f.lr_absent.is_finite())
+                {
                     bad(fe.clone(), "likelihood ratios must be positive".to_owned());
                 }
                 check_sources(&fe, &f.sources, &mut bad);
@@ -415,7 +526,13 @@ impl Knowledge {
             let entry = format!("test {}", t.id);
             check_sources(&entry, &t.sources, &mut bad);
             if !t.loinc.is_empty() && !is_loinc(&t.loinc) {
-                bad(entry, format!("LOINC code {:?} is malformed or fails its check digit", t.loinc));
+                bad(
+                    entry,
+                    format!(
+                        "LOINC code {:?} is malformed or fails its check digit",
+                        t.loinc
+                    ),
+                );
             }
         }
         duplicates("rule", self.rules.iter().map(|r| r.id.as_str()), &mut bad);
@@ -427,7 +544,10 @@ impl Knowledge {
                     bad(entry, format!("level {:?} is unknown", r.level));
                 }
                 "triage" | "action" => {}
-                other => bad(entry, format!("kind {other:?} is neither triage nor action")),
+                other => bad(
+                    entry,
+                    format!("kind {other:?} is neither triage nor action"),
+                ),
             }
         }
         for (name, p) in self.params.named() {
@@ -437,14 +557,25 @@ impl Knowledge {
     }
 }
 
-fn duplicates<'a>(kind: &str, ids: impl Iterator<Item = &'a str>, bad: &mut impl FnMut(String, String)) {
+fn duplicates<'a>(
+    kind: &str,
+    ids: impl Iterator<Item = &'a str>,
+    bad: &mut impl FnMut(String, String),
+) {
     let mut seen = HashSet::new();
     for id in ids {
         if !seen.insert(id) {
             bad(format!("{kind} {id}"), "id is used twice".to_owned());
         }
-        if id.is_empty() || !id.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
-            bad(format!("{kind} {id}"), "id must be lowercase ASCII letters, digits and hyphens".to_owned());
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        {
+            bad(
+                format!("{kind} {id}"),
+                "id must be lowercase ASCII letters, digits and hyphens".to_owned(),
+            );
         }
     }
 }
@@ -465,7 +596,10 @@ impl crate::Params {
             ("b12_borderline", &self.b12_borderline),
             ("folate_low", &self.folate_low),
             ("crp_high", &self.crp_high),
-            ("relative_lymphocytosis_pct", &self.relative_lymphocytosis_pct),
+            (
+                "relative_lymphocytosis_pct",
+                &self.relative_lymphocytosis_pct,
+            ),
             ("monocytosis", &self.monocytosis),
             ("severe_thrombocytopenia", &self.severe_thrombocytopenia),
             ("severe_anemia_gdl", &self.severe_anemia_gdl),

@@ -7,7 +7,13 @@ use time::macros::datetime;
 use crate::support::kb;
 
 fn grade(key: &str, value: f64, reported: Option<(f64, &str)>, lln: Option<f64>) -> u8 {
-    let term = kb().grading.ctcae.term.iter().find(|t| t.key == key).unwrap_or_else(|| panic!("no term {key}"));
+    let term = kb()
+        .grading
+        .ctcae
+        .term
+        .iter()
+        .find(|t| t.key == key)
+        .unwrap_or_else(|| panic!("no term {key}"));
     let obs = Observation {
         analyte: term.analyte,
         at: datetime!(2026-01-01 0:00 UTC),
@@ -72,7 +78,11 @@ const TABLE: &[(&str, f64, f64, u8)] = &[
 #[test]
 fn every_ctcae_v5_boundary() {
     for &(key, value, lln, want) in TABLE {
-        assert_eq!(grade(key, value, None, Some(lln)), want, "{key} {value} with LLN {lln}");
+        assert_eq!(
+            grade(key, value, None, Some(lln)),
+            want,
+            "{key} {value} with LLN {lln}"
+        );
     }
 }
 
@@ -81,13 +91,29 @@ fn boundaries_hold_in_cells_per_cubic_millimetre() {
     // 1500/mm3 read through the unit table must land exactly on 1.5 x10^9/L.
     let kb = kb();
     let anc = kb.analyte(AnalyteId::Anc).unwrap_or_else(|| panic!("anc"));
-    for (per_mm3, want) in [(1500.0, 1), (1499.0, 2), (1000.0, 2), (999.0, 3), (500.0, 3), (499.0, 4)] {
-        let v = leuko_core::units::to_canonical(kb, anc, per_mm3, "/mm3").unwrap_or_else(|e| panic!("{e}"));
+    for (per_mm3, want) in [
+        (1500.0, 1),
+        (1499.0, 2),
+        (1000.0, 2),
+        (999.0, 3),
+        (500.0, 3),
+        (499.0, 4),
+    ] {
+        let v = leuko_core::units::to_canonical(kb, anc, per_mm3, "/mm3")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(grade("anc", v, None, Some(1.8)), want, "{per_mm3}/mm3");
     }
     let wbc = kb.analyte(AnalyteId::Wbc).unwrap_or_else(|| panic!("wbc"));
-    for (per_mm3, want) in [(3000.0, 1), (2999.0, 2), (2000.0, 2), (1999.0, 3), (1000.0, 3), (999.0, 4)] {
-        let v = leuko_core::units::to_canonical(kb, wbc, per_mm3, "cells/mm³").unwrap_or_else(|e| panic!("{e}"));
+    for (per_mm3, want) in [
+        (3000.0, 1),
+        (2999.0, 2),
+        (2000.0, 2),
+        (1999.0, 3),
+        (1000.0, 3),
+        (999.0, 4),
+    ] {
+        let v = leuko_core::units::to_canonical(kb, wbc, per_mm3, "cells/mm³")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(grade("wbc", v, None, Some(4.5)), want, "{per_mm3}/mm3");
     }
 }
@@ -97,19 +123,30 @@ fn anaemia_boundaries_in_g_per_litre_and_mmol_per_litre() {
     // CTCAE publishes its own mmol/L thresholds (6.2 and 4.9); on the boundary, the milder grade.
     for (mmol, want) in [(6.2, 1), (6.19, 2), (4.9, 2), (4.89, 3)] {
         let gdl = mmol * 1.611;
-        assert_eq!(grade("anemia", gdl, Some((mmol, "mmol/L")), Some(12.0)), want, "{mmol} mmol/L");
+        assert_eq!(
+            grade("anemia", gdl, Some((mmol, "mmol/L")), Some(12.0)),
+            want,
+            "{mmol} mmol/L"
+        );
     }
     for (gl, want) in [(100.0, 1), (99.0, 2), (80.0, 2), (79.0, 3)] {
         let kb = kb();
         let hgb = kb.analyte(AnalyteId::Hgb).unwrap_or_else(|| panic!("hgb"));
-        let gdl = leuko_core::units::to_canonical(kb, hgb, gl, "g/L").unwrap_or_else(|e| panic!("{e}"));
+        let gdl =
+            leuko_core::units::to_canonical(kb, hgb, gl, "g/L").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(grade("anemia", gdl, None, Some(12.0)), want, "{gl} g/L");
     }
 }
 
 #[test]
 fn a_less_than_result_is_graded_below_its_value() {
-    let term = kb().grading.ctcae.term.iter().find(|t| t.key == "anc").unwrap_or_else(|| panic!("anc"));
+    let term = kb()
+        .grading
+        .ctcae
+        .term
+        .iter()
+        .find(|t| t.key == "anc")
+        .unwrap_or_else(|| panic!("anc"));
     let obs = Observation {
         analyte: AnalyteId::Anc,
         at: datetime!(2026-01-01 0:00 UTC),

@@ -19,8 +19,24 @@ fn with_fever(r: R) -> R {
     r.lab(AnalyteId::Temperature, 38.6)
 }
 
-const RED_FLAGS: &[&str] = &["sepsis", "night-sweats", "weight-loss", "splenomegaly", "lymphadenopathy", "recurrent-infections", "mouth-ulcers", "petechiae", "hypotension"];
-const DRUGS: &[Option<&str>] = &[None, Some("clozapine"), Some("carbimazole"), Some("paclitaxel"), Some("metformin")];
+const RED_FLAGS: &[&str] = &[
+    "sepsis",
+    "night-sweats",
+    "weight-loss",
+    "splenomegaly",
+    "lymphadenopathy",
+    "recurrent-infections",
+    "mouth-ulcers",
+    "petechiae",
+    "hypotension",
+];
+const DRUGS: &[Option<&str>] = &[
+    None,
+    Some("clozapine"),
+    Some("carbimazole"),
+    Some("paclitaxel"),
+    Some("metformin"),
+];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]

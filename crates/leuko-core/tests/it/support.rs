@@ -1,7 +1,8 @@
 //! A small builder for records.
 
 use leuko_core::{
-    AnalyteId, Assessment, Comparator, ConditionEntry, ConditionStatus, Knowledge, MedicationEntry, Observation, Options, Patient, Record, Sex,
+    AnalyteId, Assessment, Comparator, ConditionEntry, ConditionStatus, Knowledge, MedicationEntry,
+    Observation, Options, Patient, Record, Sex,
 };
 use time::{Duration, OffsetDateTime, macros::datetime};
 
@@ -17,7 +18,13 @@ pub struct R(pub Record);
 
 impl R {
     pub fn adult() -> R {
-        R(Record { patient: Patient { birth_date: Some(time::macros::date!(1980 - 01 - 01)), sex: Sex::Female }, ..Record::default() })
+        R(Record {
+            patient: Patient {
+                birth_date: Some(time::macros::date!(1980 - 01 - 01)),
+                sex: Sex::Female,
+            },
+            ..Record::default()
+        })
     }
     pub fn born(mut self, date: time::Date) -> R {
         self.0.patient.birth_date = Some(date);
@@ -40,7 +47,10 @@ impl R {
         self.lab_at(analyte, value, 0)
     }
     pub fn cbc(self, wbc: f64, anc: f64, hgb: f64, plt: f64) -> R {
-        self.lab(AnalyteId::Wbc, wbc).lab(AnalyteId::Anc, anc).lab(AnalyteId::Hgb, hgb).lab(AnalyteId::Plt, plt)
+        self.lab(AnalyteId::Wbc, wbc)
+            .lab(AnalyteId::Anc, anc)
+            .lab(AnalyteId::Hgb, hgb)
+            .lab(AnalyteId::Plt, plt)
     }
     pub fn condition(mut self, concept: &str) -> R {
         self.0.conditions.push(ConditionEntry {
@@ -65,7 +75,8 @@ impl R {
         self
     }
     pub fn assess(&self) -> Assessment {
-        leuko_core::assess(kb(), &self.0, AS_OF, &Options::default()).unwrap_or_else(|e| panic!("{e}"))
+        leuko_core::assess(kb(), &self.0, AS_OF, &Options::default())
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

@@ -7,7 +7,12 @@ use crate::support::kb;
 
 fn canonical(analyte: AnalyteId, value: f64, unit: &str) -> Result<f64, ValueError> {
     let kb = kb();
-    to_canonical(kb, kb.analyte(analyte).unwrap_or_else(|| panic!("analyte")), value, unit)
+    to_canonical(
+        kb,
+        kb.analyte(analyte).unwrap_or_else(|| panic!("analyte")),
+        value,
+        unit,
+    )
 }
 
 #[test]
@@ -37,7 +42,11 @@ fn count_units() {
         (4000.0, "per microliter"),
         (4000.0, "cells per microlitre"),
     ] {
-        assert_eq!(canonical(AnalyteId::Wbc, value, unit), Ok(4.0), "{value} {unit}");
+        assert_eq!(
+            canonical(AnalyteId::Wbc, value, unit),
+            Ok(4.0),
+            "{value} {unit}"
+        );
     }
 }
 
@@ -92,10 +101,22 @@ fn implausible_magnitudes_are_refused_not_reinterpreted() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
-    assert!(matches!(canonical(AnalyteId::Hgb, 130.0, "g/dL"), Err(ValueError::Implausible { .. })));
-    assert!(matches!(canonical(AnalyteId::NeutPct, 130.0, "%"), Err(ValueError::Implausible { .. })));
-    assert!(matches!(canonical(AnalyteId::Wbc, f64::NAN, "10^9/L"), Err(ValueError::Implausible { .. })));
-    assert!(matches!(canonical(AnalyteId::Wbc, 4.0, "furlongs"), Err(ValueError::UnknownUnit { .. })));
+    assert!(matches!(
+        canonical(AnalyteId::Hgb, 130.0, "g/dL"),
+        Err(ValueError::Implausible { .. })
+    ));
+    assert!(matches!(
+        canonical(AnalyteId::NeutPct, 130.0, "%"),
+        Err(ValueError::Implausible { .. })
+    ));
+    assert!(matches!(
+        canonical(AnalyteId::Wbc, f64::NAN, "10^9/L"),
+        Err(ValueError::Implausible { .. })
+    ));
+    assert!(matches!(
+        canonical(AnalyteId::Wbc, 4.0, "furlongs"),
+        Err(ValueError::UnknownUnit { .. })
+    ));
     // "g/L" is grams for haemoglobin but giga-cells for a count: the analyte decides.
     assert_eq!(canonical(AnalyteId::Plt, 150.0, "G/L"), Ok(150.0));
 }

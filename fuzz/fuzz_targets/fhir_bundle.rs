@@ -1,0 +1,13 @@
+//! Any bytes into the FHIR bundle reader, and whatever it reads into the engine: no panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    static KB: std::sync::OnceLock<leuko_kb::Knowledge> = std::sync::OnceLock::new();
+    let kb = KB.get_or_init(|| leuko_kb::Knowledge::embedded().expect("embedded knowledge"));
+    if let Ok(record) = leuko_fhir::read_bundle_bytes(kb, data) {
+        let as_of = time::macros::datetime!(2026-06-01 0:00 UTC);
+        let _ = leuko_core::assess(kb, &record, as_of, &leuko_core::Options::default());
+    }
+});
