@@ -376,12 +376,13 @@ impl RecordJson {
                 .map(|t| time_at(t, &format!("{field}.end")))
                 .transpose()?;
             if let (Some(s), Some(e)) = (start, end)
-                && e < s {
-                    return Err(rerr(
-                        format!("{field}.end"),
-                        format!("{} is before the start {}", e.date(), s.date()),
-                    ));
-                }
+                && e < s
+            {
+                return Err(rerr(
+                    format!("{field}.end"),
+                    format!("{} is before the start {}", e.date(), s.date()),
+                ));
+            }
             rec.medications.push(MedicationEntry {
                 drugs,
                 text: m.name.clone(),

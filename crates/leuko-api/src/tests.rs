@@ -44,8 +44,11 @@ fn record_errors_name_the_field_and_value() {
 
 fn render_case(json: &str, as_of: time::OffsetDateTime) -> String {
     let kb = leuko_kb::Knowledge::embedded().unwrap_or_else(|e| panic!("{e}"));
-    let rec = RecordJson::from_slice(json.as_bytes()).and_then(|r| r.to_record(&kb, as_of)).unwrap_or_else(|e| panic!("{e}"));
-    let a = leuko_core::assess(&kb, &rec, as_of, &leuko_core::Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    let rec = RecordJson::from_slice(json.as_bytes())
+        .and_then(|r| r.to_record(&kb, as_of))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a = leuko_core::assess(&kb, &rec, as_of, &leuko_core::Options::default())
+        .unwrap_or_else(|e| panic!("{e}"));
     let out = crate::AssessmentJson::from_assessment(&kb, &a);
     crate::text::render(&out, crate::text::Color::Never).replace(&kb.digest, "[digest]")
 }

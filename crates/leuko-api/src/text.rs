@@ -119,14 +119,15 @@ pub fn render(a: &AssessmentJson, color: Color) -> String {
         );
     }
     if let Some(n) = &a.neutropenia
-        && let Some(s) = &n.severity {
-            let _ = writeln!(
-                out,
-                "  Neutropenia: {s} (ANC {} below {})",
-                crate::output::num(n.anc),
-                crate::output::num(n.threshold)
-            );
-        }
+        && let Some(s) = &n.severity
+    {
+        let _ = writeln!(
+            out,
+            "  Neutropenia: {s} (ANC {} below {})",
+            crate::output::num(n.anc),
+            crate::output::num(n.threshold)
+        );
+    }
     for f in a.febrile_neutropenia.iter().filter(|f| f.met != "no") {
         let c = cite(&f.sources);
         let _ = writeln!(

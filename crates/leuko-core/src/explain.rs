@@ -58,9 +58,10 @@ pub fn actions(ctx: &Context, a: &Assessment) -> Vec<Action> {
     let mut out = Vec::new();
     let mut push = |id: &str, extra: String| {
         if let Some(act) = rule_action(ctx, id, &extra)
-            && !out.iter().any(|x: &Action| x.id == act.id) {
-                out.push(act);
-            }
+            && !out.iter().any(|x: &Action| x.id == act.id)
+        {
+            out.push(act);
+        }
     };
     if a.level == Level::Emergency {
         push("act-febrile-neutropenia", String::new());
@@ -196,15 +197,16 @@ pub fn missing(ctx: &Context, a: &Assessment) -> Vec<Missing> {
         miss("ancestry or Duffy phenotype", "A Duffy-null person has a lower normal range (DANC interval 1.21-5.39 x10^9/L in adults), which can make this result normal.".to_owned());
     }
     if let Some(c) = &a.clozapine
-        && c.overdue == Some(true) {
-            miss(
-                "a current ANC for clozapine monitoring",
-                format!(
-                    "The routine check ({}) is overdue.",
-                    c.routine_schedule.clone().unwrap_or_default()
-                ),
-            );
-        }
+        && c.overdue == Some(true)
+    {
+        miss(
+            "a current ANC for clozapine monitoring",
+            format!(
+                "The routine check ({}) is overdue.",
+                c.routine_schedule.clone().unwrap_or_default()
+            ),
+        );
+    }
     if let Some(r) = ctx
         .reading(AnalyteId::Anc)
         .or_else(|| ctx.reading(AnalyteId::Wbc))
@@ -493,16 +495,17 @@ pub fn statements(ctx: &Context, a: &Assessment) -> Vec<Statement> {
             );
         }
         if let Some((test, x, y)) = &a.discriminating_test
-            && let (Some(tt), Some(cx), Some(cy)) = (kb.test(test), kb.cause(x), kb.cause(y)) {
-                say(
-                    Clinical,
-                    format!(
-                        "The test that best separates {} from {}: {}.",
-                        cx.name, cy.name, tt.name
-                    ),
-                    tt.sources.clone(),
-                );
-            }
+            && let (Some(tt), Some(cx), Some(cy)) = (kb.test(test), kb.cause(x), kb.cause(y))
+        {
+            say(
+                Clinical,
+                format!(
+                    "The test that best separates {} from {}: {}.",
+                    cx.name, cy.name, tt.name
+                ),
+                tt.sources.clone(),
+            );
+        }
         // Seed corrections that matter for this person.
         if a.differential
             .first()

@@ -363,9 +363,10 @@ impl<'k> Context<'k> {
                         m.end.or(m.start)
                     };
                     if let Some(d) = last_dose.filter(|d| *d <= self.as_of)
-                        && last_chemo.as_ref().is_none_or(|(prev, _)| d > *prev) {
-                            last_chemo = Some((d, drug.name.clone()));
-                        }
+                        && last_chemo.as_ref().is_none_or(|(prev, _)| d > *prev)
+                    {
+                        last_chemo = Some((d, drug.name.clone()));
+                    }
                 }
                 let (suspect, onset_days, timing) = suspect_timing(
                     drug,

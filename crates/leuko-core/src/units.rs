@@ -125,9 +125,10 @@ pub fn normalize(unit: &str) -> String {
     // A leading multiplication sign before the power of ten: x10^9/l -> 10^9/l, *10^9 -> 10^9.
     for prefix in ["x", "*"] {
         if let Some(rest) = s.strip_prefix(prefix)
-            && rest.starts_with("10") {
-                s = rest.to_owned();
-            }
+            && rest.starts_with("10")
+        {
+            s = rest.to_owned();
+        }
     }
     s
 }

@@ -63,9 +63,10 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
     let mut add = |id: &str, priority: Priority, reason: Option<String>, cause: Option<&str>| {
         if let Some(existing) = items.iter_mut().find(|i| i.id == id) {
             if let Some(c) = cause
-                && !existing.for_causes.iter().any(|x| x == c) {
-                    existing.for_causes.push(c.to_owned());
-                }
+                && !existing.for_causes.iter().any(|x| x == c)
+            {
+                existing.for_causes.push(c.to_owned());
+            }
             existing.priority = existing.priority.min(priority);
             return;
         }

@@ -227,12 +227,13 @@ impl Reader<'_> {
     fn patient(&mut self, r: &Value, path: &str) -> Result<(), FhirError> {
         let id = str_at(r, "id", path)?.unwrap_or("").to_owned();
         if let Some(prev) = &self.patient_seen
-            && *prev != id {
-                return Err(err(
-                    path,
-                    "the bundle holds more than one Patient; leuko assesses one person at a time",
-                ));
-            }
+            && *prev != id
+        {
+            return Err(err(
+                path,
+                "the bundle holds more than one Patient; leuko assesses one person at a time",
+            ));
+        }
         self.patient_seen = Some(id);
         let birth = match str_at(r, "birthDate", path)? {
             Some(text) => {
@@ -642,12 +643,13 @@ impl Reader<'_> {
         };
         self.record.notes.extend(notes);
         if let (Some(s), Some(e)) = (start, end)
-            && e < s {
-                return Err(err(
-                    format!("{path}.effectivePeriod.end"),
-                    format!("{} is before the start {}", e.date(), s.date()),
-                ));
-            }
+            && e < s
+        {
+            return Err(err(
+                format!("{path}.effectivePeriod.end"),
+                format!("{} is before the start {}", e.date(), s.date()),
+            ));
+        }
         if drugs.is_empty() {
             self.record.notes.push(InputNote {
                 field: format!("{path}.medicationCodeableConcept"),

@@ -34,7 +34,8 @@ pub enum LoadError {
     Invalid(Vec<Problem>),
 }
 
-/// The embedded knowledge files, by name.
+/// The knowledge files as authored (TOML), by name: the reference text, and what
+/// [`Knowledge::from_files`] reads.
 pub const FILES: &[(&str, &str)] = &[
     (
         "sources.toml",
@@ -73,16 +74,66 @@ pub const FILES: &[(&str, &str)] = &[
     ("rules.toml", include_str!("../../../knowledge/rules.toml")),
 ];
 
+/// The same files converted to JSON by `build.rs`, which the runtime parses (faster).
+const JSON_FILES: &[(&str, &str)] = &[
+    (
+        "sources.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/sources.json")),
+    ),
+    (
+        "analytes.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/analytes.json")),
+    ),
+    (
+        "units.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/units.json")),
+    ),
+    (
+        "intervals.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/intervals.json")),
+    ),
+    (
+        "grading.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/grading.json")),
+    ),
+    (
+        "clozapine.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/clozapine.json")),
+    ),
+    (
+        "concepts.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/concepts.json")),
+    ),
+    (
+        "drugs.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/drugs.json")),
+    ),
+    (
+        "causes.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/causes.json")),
+    ),
+    (
+        "workup.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/workup.json")),
+    ),
+    (
+        "rules.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/rules.json")),
+    ),
+];
+
 /// The knowledge base version, stamped on every assessment.
 pub const VERSION: &str = "2026.11.1";
 
 impl Knowledge {
-    /// Parses and validates the embedded knowledge files.
+    /// Parses the embedded knowledge files. They are validated by the test
+    /// `embedded_knowledge_loads_and_validates` at build time, so they are not validated
+    /// again on every start (the checks cost about as much as the parse).
     ///
     /// # Errors
-    /// A [`LoadError`] when a file does not parse or the whole breaks an invariant.
+    /// A [`LoadError`] when a file does not parse.
     pub fn embedded() -> Result<Knowledge, LoadError> {
-        Self::from_files(FILES)
+        Self::load(JSON_FILES, Syntax::Json, false)
     }
 
     /// Parses and validates knowledge files given as `(name, text)` pairs, in the order and
@@ -91,6 +142,14 @@ impl Knowledge {
     /// # Errors
     /// A [`LoadError`] when a file does not parse or the whole breaks an invariant.
     pub fn from_files(files: &[(&'static str, &str)]) -> Result<Knowledge, LoadError> {
+        Self::load(files, Syntax::Toml, true)
+    }
+
+    fn load(
+        files: &[(&'static str, &str)],
+        syntax: Syntax,
+        validate: bool,
+    ) -> Result<Knowledge, LoadError> {
         let text = |name: &'static str| -> Result<&str, LoadError> {
             files
                 .iter()
@@ -102,25 +161,27 @@ impl Knowledge {
                 })
         };
         fn parse<T: serde::de::DeserializeOwned>(
+            syntax: Syntax,
             file: &'static str,
             text: &str,
         ) -> Result<T, LoadError> {
-            toml::from_str(text).map_err(|e| LoadError::Parse {
-                file,
-                message: e.to_string(),
-            })
+            let parsed = match syntax {
+                Syntax::Toml => toml::from_str(text).map_err(|e| e.to_string()),
+                Syntax::Json => serde_json::from_str(text).map_err(|e| e.to_string()),
+            };
+            parsed.map_err(|message| LoadError::Parse { file, message })
         }
-        let sources: SourcesFile = parse("sources.toml", text("sources.toml")?)?;
-        let analytes: AnalytesFile = parse("analytes.toml", text("analytes.toml")?)?;
-        let units: UnitsFile = parse("units.toml", text("units.toml")?)?;
-        let intervals: IntervalsFile = parse("intervals.toml", text("intervals.toml")?)?;
-        let grading: Grading = parse("grading.toml", text("grading.toml")?)?;
-        let clozapine: Clozapine = parse("clozapine.toml", text("clozapine.toml")?)?;
-        let concepts: ConceptsFile = parse("concepts.toml", text("concepts.toml")?)?;
-        let drugs: DrugsFile = parse("drugs.toml", text("drugs.toml")?)?;
-        let causes: CausesFile = parse("causes.toml", text("causes.toml")?)?;
-        let workup: WorkupFile = parse("workup.toml", text("workup.toml")?)?;
-        let rules: RulesFile = parse("rules.toml", text("rules.toml")?)?;
+        let sources: SourcesFile = parse(syntax, "sources.toml", text("sources.toml")?)?;
+        let analytes: AnalytesFile = parse(syntax, "analytes.toml", text("analytes.toml")?)?;
+        let units: UnitsFile = parse(syntax, "units.toml", text("units.toml")?)?;
+        let intervals: IntervalsFile = parse(syntax, "intervals.toml", text("intervals.toml")?)?;
+        let grading: Grading = parse(syntax, "grading.toml", text("grading.toml")?)?;
+        let clozapine: Clozapine = parse(syntax, "clozapine.toml", text("clozapine.toml")?)?;
+        let concepts: ConceptsFile = parse(syntax, "concepts.toml", text("concepts.toml")?)?;
+        let drugs: DrugsFile = parse(syntax, "drugs.toml", text("drugs.toml")?)?;
+        let causes: CausesFile = parse(syntax, "causes.toml", text("causes.toml")?)?;
+        let workup: WorkupFile = parse(syntax, "workup.toml", text("workup.toml")?)?;
+        let rules: RulesFile = parse(syntax, "rules.toml", text("rules.toml")?)?;
 
         let mut digest = Fnv::default();
         for (name, body) in files {
@@ -147,7 +208,7 @@ impl Knowledge {
         };
         let mut kb = kb;
         kb.index = Index::build(&kb);
-        let problems = kb.validate();
+        let problems = if validate { kb.validate() } else { Vec::new() };
         if problems.is_empty() {
             Ok(kb)
         } else {
@@ -374,6 +435,13 @@ fn best_text_match(text: &str, names: &[(String, usize)]) -> Option<usize> {
         .iter()
         .find(|(n, _)| contains_words(&words, n))
         .map(|(_, i)| *i)
+}
+
+/// The syntax of knowledge files handed to the loader.
+#[derive(Clone, Copy)]
+enum Syntax {
+    Toml,
+    Json,
 }
 
 /// FNV-1a, for a stable digest of the knowledge files (not for security).

@@ -395,12 +395,13 @@ impl Knowledge {
         let mut owner: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
         for (n, id) in &synonyms {
             if let Some(other) = owner.insert(n.clone(), id)
-                && other != *id {
-                    bad(
-                        format!("concept {id}"),
-                        format!("text {:?} also names concept {other}", n.trim()),
-                    );
-                }
+                && other != *id
+            {
+                bad(
+                    format!("concept {id}"),
+                    format!("text {:?} also names concept {other}", n.trim()),
+                );
+            }
         }
 
         // Drugs.
@@ -453,9 +454,10 @@ impl Knowledge {
                     );
                 }
                 if let Some(other) = drug_names.insert(n.clone(), d.id.as_str())
-                    && other != d.id {
-                        bad(entry.clone(), format!("name {s:?} also names drug {other}"));
-                    }
+                    && other != d.id
+                {
+                    bad(entry.clone(), format!("name {s:?} also names drug {other}"));
+                }
             }
         }
 
