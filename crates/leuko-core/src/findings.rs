@@ -72,6 +72,8 @@ pub struct DrugExposure {
     pub onset_days: Option<f64>,
     /// A suspect for the low count (timing fits, evidence at least moderate).
     pub suspect: bool,
+    /// A possible cause: timing fits but the evidence that it causes neutropenia is weak.
+    pub possible: bool,
     /// Why (or why not).
     pub timing: String,
 }
@@ -368,7 +370,8 @@ impl<'k> Context<'k> {
                         last_chemo = Some((d, drug.name.clone()));
                     }
                 }
-                let (suspect, onset_days, timing) = suspect_timing(
+                let weak = drug.evidence == "weak";
+                let (fits, onset_days, timing) = suspect_timing(
                     drug,
                     m.start,
                     m.end,
@@ -384,8 +387,9 @@ impl<'k> Context<'k> {
                     end: m.end,
                     active,
                     onset_days,
-                    suspect,
-                    timing,
+                    suspect: fits && !weak,
+                    possible: fits && weak,
+                    timing: if fits && weak { format!("{timing}; the evidence that it lowers neutrophils is weak") } else { timing },
                 });
             }
         }
@@ -1082,6 +1086,12 @@ pub fn compute(ctx: &Context) -> Findings {
             Truth::False
         },
         dechallenge.unwrap_or_default(),
+    );
+    let possible: Vec<&DrugExposure> = ctx.drugs.iter().filter(|d| d.possible).collect();
+    put(
+        "possible-drug",
+        if possible.is_empty() { suspect_truth.and(Truth::False) } else { Truth::True },
+        possible.iter().map(|d| d.timing.clone()).collect::<Vec<_>>().join("; "),
     );
     let on_clozapine = ctx
         .drugs

@@ -65,6 +65,7 @@ pub const ENGINE_FINDINGS: &[&str] = &[
     "chemo-recent",
     "chemo-nadir-window",
     "suspect-drug",
+    "possible-drug",
     "high-risk-drug",
     "drug-stopped-recovering",
     "clozapine",
