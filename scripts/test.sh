@@ -25,12 +25,14 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+bin="${CARGO_TARGET_DIR:-target}/release/leuko"
+
 echo "== public vignettes"
 shared="$(pwd)/../shared"
 out="target/vignettes/public"
 rm -rf "$out"
 python3 "$shared/vignettes/make_bundles.py" "$shared/vignettes/public.toml" "$out"
-python3 "$shared/vignettes/check.py" --bin target/release/leuko "$out"
+python3 "$shared/vignettes/check.py" --bin "$bin" "$out"
 
 echo "== command-line contract"
-scripts/cli-contract.sh target/release/leuko
+scripts/cli-contract.sh "$bin"
