@@ -389,7 +389,11 @@ impl<'k> Context<'k> {
                     onset_days,
                     suspect: fits && !weak,
                     possible: fits && weak,
-                    timing: if fits && weak { format!("{timing}; the evidence that it lowers neutrophils is weak") } else { timing },
+                    timing: if fits && weak {
+                        format!("{timing}; the evidence that it lowers neutrophils is weak")
+                    } else {
+                        timing
+                    },
                 });
             }
         }
@@ -1090,8 +1094,16 @@ pub fn compute(ctx: &Context) -> Findings {
     let possible: Vec<&DrugExposure> = ctx.drugs.iter().filter(|d| d.possible).collect();
     put(
         "possible-drug",
-        if possible.is_empty() { suspect_truth.and(Truth::False) } else { Truth::True },
-        possible.iter().map(|d| d.timing.clone()).collect::<Vec<_>>().join("; "),
+        if possible.is_empty() {
+            suspect_truth.and(Truth::False)
+        } else {
+            Truth::True
+        },
+        possible
+            .iter()
+            .map(|d| d.timing.clone())
+            .collect::<Vec<_>>()
+            .join("; "),
     );
     let on_clozapine = ctx
         .drugs
