@@ -18,11 +18,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== build (release)"
 cargo build --release --locked -p leuko-cli
 
-echo "== tests"
+echo "== tests (the store suite runs on SQLite and on a real PostgreSQL started here)"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
+  scripts/with-postgres.sh cargo nextest run --workspace --locked --no-fail-fast
 else
-  cargo test --workspace --locked --no-fail-fast
+  scripts/with-postgres.sh cargo test --workspace --locked --no-fail-fast
 fi
 
 bin="${CARGO_TARGET_DIR:-target}/release/leuko"

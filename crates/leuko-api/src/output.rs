@@ -10,7 +10,7 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 
 /// The output object.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AssessmentJson {
     /// The moment assessed.
     pub as_of: String,
@@ -66,7 +66,7 @@ pub struct AssessmentJson {
     missing_docs,
     reason = "a plain data carrier named after its key"
 )]
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Knowledge_ {
     pub version: String,
     pub digest: String,
@@ -79,7 +79,7 @@ pub struct Knowledge_ {
 mod types {
     use super::*;
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct PatientOut {
         pub age_days: Option<u32>,
         pub age_years: Option<f64>,
@@ -87,14 +87,14 @@ mod types {
         pub duffy_null: bool,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct TriageOut {
         pub level: &'static str,
         pub reasons: Vec<String>,
         pub rules: Vec<RuleOut>,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct RuleOut {
         pub id: String,
         pub level: &'static str,
@@ -104,14 +104,14 @@ mod types {
         pub sources: Vec<String>,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct GradesOut {
         pub ctcae_v5: BTreeMap<String, u8>,
         pub ctcae_version: String,
         pub detail: Vec<GradeOut>,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct GradeOut {
         pub key: String,
         pub term: String,
@@ -120,7 +120,7 @@ mod types {
         pub lln: Option<f64>,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct CountOut {
         pub analyte: &'static str,
         pub value: f64,
@@ -134,7 +134,7 @@ mod types {
         pub low_for_general_population: &'static str,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct NeutropeniaOut {
         pub anc: f64,
         pub threshold: f64,
@@ -142,7 +142,7 @@ mod types {
         pub profound: bool,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct FebrileOut {
         pub definition: String,
         pub name: String,
@@ -151,7 +151,7 @@ mod types {
         pub sources: Vec<String>,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct ClozapineOut {
         pub table: &'static str,
         pub category: String,
@@ -166,13 +166,13 @@ mod types {
         pub note: String,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct PatternOut {
         pub id: String,
         pub text: String,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct MedicineOut {
         pub drug: String,
         pub name: String,
@@ -183,7 +183,7 @@ mod types {
         pub timing: String,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct CauseOut {
         pub id: String,
         pub name: String,
@@ -197,7 +197,7 @@ mod types {
         pub sources: Vec<String>,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct EvidenceOut {
         pub finding: String,
         pub status: &'static str,
@@ -207,14 +207,14 @@ mod types {
         pub sources: Vec<String>,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct DiscriminatingOut {
         pub test: String,
         pub name: String,
         pub between: [String; 2],
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct WorkupOut {
         pub id: String,
         pub name: String,
@@ -227,7 +227,7 @@ mod types {
         pub sources: Vec<String>,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct ActionOut {
         pub id: String,
         pub text: String,
@@ -235,25 +235,25 @@ mod types {
         pub sources: Vec<String>,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct MissingOut {
         pub what: String,
         pub would_change: String,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct ExplanationOut {
         pub plain: Vec<StatementOut>,
         pub clinical: Vec<StatementOut>,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct StatementOut {
         pub text: String,
         pub sources: Vec<String>,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct SourceOut {
         pub citation: String,
         pub url: String,
@@ -262,7 +262,7 @@ mod types {
         pub confidence: String,
     }
 
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Serialize, schemars::JsonSchema)]
     pub struct NoteOut {
         pub field: String,
         pub message: String,

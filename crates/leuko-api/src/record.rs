@@ -73,6 +73,9 @@ pub enum ValueJson {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResultJson {
+    /// A client-supplied id; a history store keeps an entry written twice with the same id once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Analyte id (`wbc`, `anc`, `alc`, `neut-pct`, `band-pct`, `plt`, `hgb`, `mcv`, `temperature`, …),
     /// or a LOINC code.
     pub analyte: String,
@@ -96,6 +99,9 @@ pub struct ResultJson {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionJson {
+    /// A client-supplied id; a history store keeps an entry written twice with the same id once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Name or concept id (`fever`, `lupus`, `Duffy-null`, …).
     pub name: String,
     /// A SNOMED CT or ICD-10-CM code, when known.
@@ -116,6 +122,9 @@ pub struct ConditionJson {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MedicationJson {
+    /// A client-supplied id; a history store keeps an entry written twice with the same id once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Name (generic, brand or non-US name).
     pub name: String,
     /// RxNorm ingredient code, when known.
@@ -393,5 +402,51 @@ impl RecordJson {
             });
         }
         Ok(rec)
+    }
+}
+
+/// An input that could not be read, naming the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InputError {
+    /// The field (a JSON path for FHIR, a record field otherwise), or `$` for the whole input.
+    pub field: String,
+    /// What is wrong, naming the value.
+    pub message: String,
+}
+
+/// Reads a JSON input that is either a FHIR R4 resource (a Bundle) or leuko's own record.
+///
+/// # Errors
+/// An [`InputError`] naming the field and the value.
+pub fn read_input(
+    kb: &Knowledge,
+    bytes: &[u8],
+    as_of: OffsetDateTime,
+) -> Result<(Record, Option<RecordJson>), InputError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| InputError {
+        field: "$".to_owned(),
+        message: format!(
+            "not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ),
+    })?;
+    if leuko_fhir::is_fhir(&value) {
+        let rec = leuko_fhir::read_bundle(kb, &value).map_err(|e| InputError {
+            field: e.path,
+            message: e.message,
+        })?;
+        Ok((rec, None))
+    } else {
+        let json: RecordJson = serde_json::from_value(value).map_err(|e| InputError {
+            field: "$".to_owned(),
+            message: format!("leuko record: {e}"),
+        })?;
+        let rec = json.to_record(kb, as_of).map_err(|e| InputError {
+            field: e.field,
+            message: e.message,
+        })?;
+        Ok((rec, Some(json)))
     }
 }

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use leuko_api::AssessmentJson;
 use leuko_api::text::{Color, render};
-use leuko_api::{AssessmentJson, RecordJson};
 use leuko_kb::Knowledge;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -45,10 +45,40 @@ enum Command {
         /// Input file; `-` or nothing reads standard input.
         file: Option<String>,
     },
+    /// Run the HTTP service with its web page (http://127.0.0.1:8080/ by default).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// The history store: a file path or sqlite://PATH (SQLite), or postgres://… (PostgreSQL).
+        #[arg(long, default_value = "leuko.db")]
+        db: String,
+        /// Log as JSON lines instead of text.
+        #[arg(long)]
+        json_logs: bool,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print the JSON Schema of leuko's own JSON record.
     Schema,
     /// Print the knowledge base's version, digest and size.
     Knowledge,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; the secret is printed once and only its hash is stored.
+    Create {
+        /// read, write or admin.
+        #[arg(long)]
+        role: String,
+        /// The history store (as for `serve`).
+        #[arg(long, default_value = "leuko.db")]
+        db: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -106,6 +136,58 @@ fn run(cli: Cli) -> Result<(), Failure> {
             })
     };
     match cli.command {
+        Command::Serve {
+            addr,
+            db,
+            json_logs,
+        } => {
+            let filter = tracing_subscriber::EnvFilter::try_from_env("LEUKO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            let builder = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr);
+            if json_logs {
+                builder.json().init();
+            } else {
+                builder.init();
+            }
+            let store =
+                leuko_store::open(&db).map_err(|e| input_error(format!("--db {db}: {e}")))?;
+            let state = leuko_server::AppState::new(kb, store);
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure {
+                code: 3,
+                message: format!("runtime: {e}"),
+            })?;
+            let served = runtime.block_on(leuko_server::serve(state.clone(), &addr));
+            // The last reference to the store is dropped here, outside the runtime: the
+            // PostgreSQL client must not be dropped inside an async context.
+            drop(runtime);
+            drop(state);
+            served.map_err(|e| input_error(format!("--addr {addr}: {e}")))
+        }
+        Command::Keys {
+            command: KeysCommand::Create { role, db },
+        } => {
+            let role = leuko_store::Role::parse(&role).ok_or_else(|| {
+                input_error(format!("--role: {role:?} is not one of read, write, admin"))
+            })?;
+            let store =
+                leuko_store::open(&db).map_err(|e| input_error(format!("--db {db}: {e}")))?;
+            let (id, secret) =
+                leuko_server::create_key(store.as_ref(), role, OffsetDateTime::now_utc()).map_err(
+                    |e| Failure {
+                        code: 3,
+                        message: e,
+                    },
+                )?;
+            write(&mut stdout, &format!("{secret}\n"))?;
+            let _ = writeln!(
+                std::io::stderr(),
+                "created key {id} with role {}; the secret above is shown once",
+                role.as_str()
+            );
+            Ok(())
+        }
         Command::Schema => write(&mut stdout, &leuko_api::record::schema_json()),
         Command::Knowledge => write(
             &mut stdout,
@@ -202,19 +284,7 @@ fn read_record(
     bytes: &[u8],
     as_of: OffsetDateTime,
 ) -> Result<leuko_core::Record, Failure> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        input_error(format!(
-            "input is not valid JSON (line {}, column {}): {e}",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    if leuko_fhir::is_fhir(&value) {
-        leuko_fhir::read_bundle(kb, &value).map_err(|e| input_error(e.to_string()))
-    } else {
-        let rec: RecordJson =
-            serde_json::from_value(value).map_err(|e| input_error(format!("leuko record: {e}")))?;
-        rec.to_record(kb, as_of)
-            .map_err(|e| input_error(e.to_string()))
-    }
+    leuko_api::record::read_input(kb, bytes, as_of)
+        .map(|(r, _)| r)
+        .map_err(|e| input_error(e.to_string()))
 }

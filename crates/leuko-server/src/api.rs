@@ -1,0 +1,657 @@
+//! The handlers.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use leuko_api::AssessmentJson;
+use leuko_core::{Options, Sex};
+use leuko_store::{ApiKey, AssessmentRow, AuditEntry, Entry, NewPatient, Role, StoredEntry};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::{ApiError, AppState, hash_key};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn ts(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Runs a store call off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, leuko_store::StoreError> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
+}
+
+fn parse_asof(q: &HashMap<String, String>) -> Result<OffsetDateTime> {
+    match q.get("asof") {
+        Some(s) => OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
+            ApiError::invalid(
+                "asof",
+                format!("{s:?} is not an RFC 3339 date-time such as 2026-02-17T20:00:00Z"),
+            )
+        }),
+        None => Ok(now()),
+    }
+}
+
+fn options(q: &HashMap<String, String>) -> Options {
+    Options {
+        profile: q.get("profile").cloned(),
+    }
+}
+
+/// `GET /healthz`.
+pub async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok", "store": s.store.backend(), "knowledge": s.kb.version}))
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+}
+
+fn assess_record(
+    s: &AppState,
+    record: &leuko_core::Record,
+    as_of: OffsetDateTime,
+    opts: &Options,
+) -> Result<AssessmentJson> {
+    let a = leuko_core::assess(&s.kb, record, as_of, opts)
+        .map_err(|e| ApiError::invalid("profile", e.to_string()))?;
+    Ok(AssessmentJson::from_assessment(&s.kb, &a))
+}
+
+/// `POST /v1/assess`: a FHIR Bundle or a leuko record in, the assessment out; nothing stored.
+pub async fn assess(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Json<AssessmentJson>> {
+    let as_of = parse_asof(&q)?;
+    let (record, _) = leuko_api::record::read_input(&s.kb, &body, as_of)
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    Ok(Json(assess_record(&s, &record, as_of, &options(&q))?))
+}
+
+/// Checks the key and its role; returns the key.
+async fn authorize(s: &AppState, headers: &HeaderMap, role: Role) -> Result<ApiKey> {
+    let secret = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(ApiError::unauthorized)?;
+    let hash = hash_key(secret);
+    let store = s.store.clone();
+    let key = blocking(move || store.key_by_hash(&hash))
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if key.role < role {
+        return Err(ApiError::forbidden(role.as_str()));
+    }
+    Ok(key)
+}
+
+async fn audit(
+    s: &AppState,
+    key: &ApiKey,
+    action: &str,
+    patient: Option<&str>,
+    detail: String,
+) -> Result<()> {
+    let entry = AuditEntry {
+        at: now(),
+        key_id: key.id.clone(),
+        action: action.to_owned(),
+        patient_id: patient.map(str::to_owned),
+        detail,
+    };
+    let store = s.store.clone();
+    blocking(move || store.audit(&entry)).await
+}
+
+/// A patient to create.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientIn {
+    /// A client-supplied id (letters, digits, `-`, `_`, `.`; up to 64); generated when absent.
+    pub id: Option<String>,
+    /// Date of birth, `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// `female`, `male`, `other` or `unknown`.
+    pub sex: Option<String>,
+}
+
+/// A stored patient.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct PatientOut {
+    /// Id.
+    pub id: String,
+    /// Date of birth.
+    pub birth_date: Option<String>,
+    /// Sex.
+    pub sex: &'static str,
+    /// When created.
+    pub created_at: String,
+}
+
+fn sex_str(s: Sex) -> &'static str {
+    match s {
+        Sex::Female => "female",
+        Sex::Male => "male",
+        Sex::Other => "other",
+        Sex::Unknown => "unknown",
+    }
+}
+
+fn patient_out(p: &leuko_store::PatientRow) -> PatientOut {
+    PatientOut {
+        id: p.id.clone(),
+        birth_date: p.birth_date.map(|d| d.to_string()),
+        sex: sex_str(p.sex),
+        created_at: ts(p.created_at),
+    }
+}
+
+fn check_id(id: &str, field: &str) -> Result<()> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(ApiError::invalid(
+            field,
+            format!("{id:?} is not an id (letters, digits, '-', '_', '.'; 1 to 64)"),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /v1/patients`.
+pub async fn create_patient(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse> {
+    let key = authorize(&s, &headers, Role::Write).await?;
+    let p: PatientIn = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid("$", format!("patient: {e}")))?;
+    if let Some(id) = &p.id {
+        check_id(id, "id")?;
+    }
+    let birth_date = match &p.birth_date {
+        Some(b) => {
+            let fmt = time::macros::format_description!("[year]-[month]-[day]");
+            Some(time::Date::parse(b, &fmt).map_err(|_| {
+                ApiError::invalid("birth_date", format!("{b:?} is not a YYYY-MM-DD date"))
+            })?)
+        }
+        None => None,
+    };
+    let sex = match p.sex.as_deref() {
+        None | Some("unknown") => Sex::Unknown,
+        Some("female") => Sex::Female,
+        Some("male") => Sex::Male,
+        Some("other") => Sex::Other,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "sex",
+                format!("{other:?} is not one of female, male, other, unknown"),
+            ));
+        }
+    };
+    let store = s.store.clone();
+    let (row, created) = blocking(move || {
+        store.create_patient(
+            NewPatient {
+                id: p.id,
+                birth_date,
+                sex,
+            },
+            now(),
+        )
+    })
+    .await?;
+    audit(
+        &s,
+        &key,
+        "create-patient",
+        Some(&row.id),
+        if created { "created" } else { "existed" }.to_owned(),
+    )
+    .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(patient_out(&row))))
+}
+
+/// `GET /v1/patients/{id}`.
+pub async fn get_patient(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<PatientOut>> {
+    let key = authorize(&s, &headers, Role::Read).await?;
+    let store = s.store.clone();
+    let pid = id.clone();
+    let row = blocking(move || store.patient(&pid))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("patient {id:?}")))?;
+    audit(&s, &key, "read-patient", Some(&id), String::new()).await?;
+    Ok(Json(patient_out(&row)))
+}
+
+/// The answer to a write of entries.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StoredOut {
+    /// Each entry's id and whether it was newly stored (false: written before, kept once).
+    pub stored: Vec<StoredItem>,
+}
+
+/// One stored entry.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StoredItem {
+    /// Id.
+    pub id: String,
+    /// Newly stored.
+    pub created: bool,
+}
+
+fn client_id_of_source(source_ref: &str) -> Option<String> {
+    // A FHIR resource id ("Observation/abc") is the entry's id in the store.
+    source_ref
+        .split_once('/')
+        .map(|(kind, id)| format!("{}-{id}", kind.to_ascii_lowercase()))
+        .filter(|id| id.len() <= 64)
+}
+
+/// `POST /v1/patients/{id}/entries`: results, conditions and medicines as a leuko record
+/// (items may carry an `id`) or a FHIR Bundle (resource ids are used); one transaction.
+pub async fn add_entries(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<StoredOut>> {
+    let key = authorize(&s, &headers, Role::Write).await?;
+    let (record, json) = leuko_api::record::read_input(&s.kb, &body, now())
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let mut entries: Vec<(Option<String>, Entry)> = Vec::new();
+    let ids = |i: usize, f: fn(&leuko_api::RecordJson, usize) -> Option<String>, fallback: &str| {
+        match &json {
+            Some(j) => f(j, i),
+            None => client_id_of_source(fallback),
+        }
+    };
+    for (i, o) in record.observations.iter().enumerate() {
+        entries.push((
+            ids(
+                i,
+                |j, i| j.results.get(i).and_then(|r| r.id.clone()),
+                &o.source_ref,
+            ),
+            Entry::Observation(o.clone()),
+        ));
+    }
+    for (i, c) in record.conditions.iter().enumerate() {
+        entries.push((
+            ids(
+                i,
+                |j, i| j.conditions.get(i).and_then(|r| r.id.clone()),
+                &c.source_ref,
+            ),
+            Entry::Condition(c.clone()),
+        ));
+    }
+    for (i, m) in record.medications.iter().enumerate() {
+        entries.push((
+            ids(
+                i,
+                |j, i| j.medications.get(i).and_then(|r| r.id.clone()),
+                &m.source_ref,
+            ),
+            Entry::Medication(m.clone()),
+        ));
+    }
+    for (cid, _) in &entries {
+        if let Some(cid) = cid {
+            check_id(cid, "id")?;
+        }
+    }
+    let n = entries.len();
+    let store = s.store.clone();
+    let pid = id.clone();
+    let stored = blocking(move || store.add_entries(&pid, &entries, now())).await?;
+    let created = stored.iter().filter(|(_, c)| *c).count();
+    audit(
+        &s,
+        &key,
+        "add-entries",
+        Some(&id),
+        format!("{n} entries, {created} new"),
+    )
+    .await?;
+    Ok(Json(StoredOut {
+        stored: stored
+            .into_iter()
+            .map(|(id, created)| StoredItem { id, created })
+            .collect(),
+    }))
+}
+
+/// A patient's timeline.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct TimelineOut {
+    /// The patient.
+    pub patient: PatientOut,
+    /// Results, oldest first, canonical units.
+    pub observations: Vec<ObservationOut>,
+    /// Conditions.
+    pub conditions: Vec<ConditionOut>,
+    /// Medicines.
+    pub medications: Vec<MedicationOut>,
+    /// Stored assessments, newest first.
+    pub assessments: Vec<AssessmentSummary>,
+}
+
+/// A result.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ObservationOut {
+    /// Id.
+    pub id: String,
+    /// Analyte id.
+    pub analyte: &'static str,
+    /// When.
+    pub at: String,
+    /// Value in `unit`.
+    pub value: f64,
+    /// Canonical unit.
+    pub unit: &'static str,
+}
+
+/// A condition.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ConditionOut {
+    /// Id.
+    pub id: String,
+    /// Text.
+    pub text: String,
+    /// Concept id.
+    pub concept: Option<String>,
+    /// `active`, `resolved`, `absent`.
+    pub status: &'static str,
+    /// Onset.
+    pub onset: Option<String>,
+    /// Abatement.
+    pub abatement: Option<String>,
+}
+
+/// A medicine.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct MedicationOut {
+    /// Id.
+    pub id: String,
+    /// Text.
+    pub text: String,
+    /// Drug ids.
+    pub drugs: Vec<String>,
+    /// Start.
+    pub start: Option<String>,
+    /// End.
+    pub end: Option<String>,
+    /// Still taken.
+    pub active: bool,
+}
+
+/// A stored assessment, briefly.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct AssessmentSummary {
+    /// Id.
+    pub id: String,
+    /// The moment assessed.
+    pub as_of: String,
+    /// Level.
+    pub level: String,
+    /// When made.
+    pub created_at: String,
+    /// Knowledge version and digest.
+    pub knowledge: String,
+}
+
+fn summary(a: &AssessmentRow) -> AssessmentSummary {
+    AssessmentSummary {
+        id: a.id.clone(),
+        as_of: ts(a.as_of),
+        level: a.level.clone(),
+        created_at: ts(a.created_at),
+        knowledge: a.knowledge.clone(),
+    }
+}
+
+/// `GET /v1/patients/{id}/timeline`.
+pub async fn timeline(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<TimelineOut>> {
+    let key = authorize(&s, &headers, Role::Read).await?;
+    let store = s.store.clone();
+    let pid = id.clone();
+    let (patient, entries, assessments) = blocking(move || {
+        let p = store
+            .patient(&pid)?
+            .ok_or_else(|| leuko_store::StoreError::NotFound(format!("patient {pid:?}")))?;
+        Ok((p, store.entries(&pid)?, store.assessments(&pid)?))
+    })
+    .await?;
+    let mut out = TimelineOut {
+        patient: patient_out(&patient),
+        observations: Vec::new(),
+        conditions: Vec::new(),
+        medications: Vec::new(),
+        assessments: assessments.iter().map(summary).collect(),
+    };
+    for StoredEntry { id, entry, .. } in entries {
+        match entry {
+            Entry::Observation(o) => {
+                let unit =
+                    s.kb.analyte(o.analyte)
+                        .map_or("", |a| leuko_core::units::canonical_unit(a.dimension));
+                out.observations.push(ObservationOut {
+                    id,
+                    analyte: o.analyte.as_str(),
+                    at: ts(o.at),
+                    value: o.value,
+                    unit,
+                });
+            }
+            Entry::Condition(c) => out.conditions.push(ConditionOut {
+                id,
+                text: c.text,
+                concept: c.concept,
+                status: match c.status {
+                    leuko_core::ConditionStatus::Active => "active",
+                    leuko_core::ConditionStatus::Resolved => "resolved",
+                    leuko_core::ConditionStatus::Absent => "absent",
+                },
+                onset: c.onset.map(ts),
+                abatement: c.abatement.map(ts),
+            }),
+            Entry::Medication(m) => {
+                out.medications.push(MedicationOut {
+                    id,
+                    text: m.text,
+                    drugs: m.drugs,
+                    start: m.start.map(ts),
+                    end: m.end.map(ts),
+                    active: m.active,
+                });
+            }
+        }
+    }
+    audit(
+        &s,
+        &key,
+        "read-timeline",
+        Some(&id),
+        format!("{} results", out.observations.len()),
+    )
+    .await?;
+    Ok(Json(out))
+}
+
+/// An assessment of a stored patient.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StoredAssessment {
+    /// Id of the stored assessment.
+    pub assessment_id: String,
+    /// The assessment.
+    #[serde(flatten)]
+    pub assessment: AssessmentJson,
+}
+
+/// `POST /v1/patients/{id}/assess`: assesses the stored history as of a moment and stores the
+/// assessment with the knowledge version and a digest of its input.
+pub async fn assess_patient(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<StoredAssessment>> {
+    let key = authorize(&s, &headers, Role::Write).await?;
+    let as_of = parse_asof(&q)?;
+    let store = s.store.clone();
+    let pid = id.clone();
+    let record = blocking(move || store.record(&pid)).await?;
+    let out = assess_record(&s, &record, as_of, &options(&q))?;
+    let digest: String = sha2::Sha256::digest(format!("{record:?}").as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let json = serde_json::to_string(&out).map_err(ApiError::internal)?;
+    let mut rnd = [0u8; 8];
+    getrandom::fill(&mut rnd).map_err(ApiError::internal)?;
+    let row = AssessmentRow {
+        id: format!(
+            "asmt_{}",
+            rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
+        patient_id: id.clone(),
+        as_of,
+        created_at: now(),
+        knowledge: format!("{}+{}", s.kb.version, s.kb.digest),
+        input_digest: digest,
+        level: out.triage.level.to_owned(),
+        json,
+    };
+    let assessment_id = row.id.clone();
+    let store = s.store.clone();
+    blocking(move || store.save_assessment(&row)).await?;
+    audit(&s, &key, "assess", Some(&id), assessment_id.clone()).await?;
+    Ok(Json(StoredAssessment {
+        assessment_id,
+        assessment: out,
+    }))
+}
+
+/// `GET /v1/patients/{id}/assessments`.
+pub async fn assessments(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<AssessmentSummary>>> {
+    let key = authorize(&s, &headers, Role::Read).await?;
+    let store = s.store.clone();
+    let pid = id.clone();
+    let rows = blocking(move || {
+        store
+            .patient(&pid)?
+            .ok_or_else(|| leuko_store::StoreError::NotFound(format!("patient {pid:?}")))?;
+        store.assessments(&pid)
+    })
+    .await?;
+    audit(
+        &s,
+        &key,
+        "read-assessments",
+        Some(&id),
+        format!("{} assessments", rows.len()),
+    )
+    .await?;
+    Ok(Json(rows.iter().map(summary).collect()))
+}
+
+/// An audit entry.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct AuditOut {
+    /// When.
+    pub at: String,
+    /// Key id.
+    pub key_id: String,
+    /// Action.
+    pub action: String,
+    /// Patient.
+    pub patient_id: Option<String>,
+    /// Detail (never values).
+    pub detail: String,
+}
+
+/// `GET /v1/audit` (admin).
+pub async fn audit_log(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<AuditOut>>> {
+    authorize(&s, &headers, Role::Admin).await?;
+    let limit = match q.get("limit") {
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", format!("{l:?} is not a number from 1 to 10000"))
+            })?,
+        None => 100,
+    };
+    let store = s.store.clone();
+    let rows = blocking(move || store.audit_log(limit)).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|a| AuditOut {
+                at: ts(a.at),
+                key_id: a.key_id,
+                action: a.action,
+                patient_id: a.patient_id,
+                detail: a.detail,
+            })
+            .collect(),
+    ))
+}

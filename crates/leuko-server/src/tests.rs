@@ -1,0 +1,345 @@
+//! Service tests: the app as a value, called with `oneshot` over a temporary SQLite store.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use leuko_store::Role;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::{AppState, app, create_key};
+
+struct Fixture {
+    state: AppState,
+    path: std::path::PathBuf,
+    read: String,
+    write: String,
+    admin: String,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
+}
+
+fn fixture(name: &str) -> Fixture {
+    let path = std::env::temp_dir().join(format!("leuko-server-{name}-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let store = leuko_store::open(&path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let kb = leuko_kb::Knowledge::embedded().unwrap_or_else(|e| panic!("{e}"));
+    let now = time::OffsetDateTime::now_utc();
+    let key = |r| {
+        create_key(store.as_ref(), r, now)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .1
+    };
+    let (read, write, admin) = (key(Role::Read), key(Role::Write), key(Role::Admin));
+    Fixture {
+        state: AppState::new(kb, store),
+        path,
+        read,
+        write,
+        admin,
+    }
+}
+
+async fn call(
+    f: &Fixture,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    let resp = app(f.state.clone())
+        .oneshot(req.body(body).unwrap_or_else(|e| panic!("{e}")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn febrile() -> Value {
+    json!({
+        "patient": {"age_years": 52, "sex": "female"},
+        "results": [
+            {"id": "r1", "analyte": "wbc", "value": 1.1, "unit": "10^9/L", "at": "2026-02-17T19:00:00Z"},
+            {"id": "r2", "analyte": "anc", "value": "400 cells/mm3", "at": "2026-02-17T19:00:00Z"},
+            {"id": "r3", "analyte": "temperature", "value": 38.6, "unit": "Cel", "at": "2026-02-17T19:00:00Z"}
+        ],
+        "medications": [{"id": "m1", "name": "paclitaxel", "start": "2026-02-08", "end": "2026-02-08"}]
+    })
+}
+
+#[tokio::test]
+async fn assess_needs_no_key_and_follows_the_contract() {
+    let f = fixture("assess");
+    let (status, body) = call(
+        &f,
+        "POST",
+        "/v1/assess?asof=2026-02-17T20:00:00Z",
+        None,
+        Some(febrile()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["triage"]["level"], "emergency");
+    assert_eq!(body["grades"]["ctcae_v5"]["anc"], 4);
+    assert!(
+        body["differential"][0]["icd10"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|x| x == "D70.1"))
+    );
+    assert!(
+        body["workup"]
+            .as_array()
+            .is_some_and(|w| w.iter().any(|x| x["loinc"] == "600-7"))
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400_naming_the_field() {
+    let f = fixture("bad");
+    let (status, body) = call(&f, "POST", "/v1/assess", None, Some(json!({"results": [{"analyte": "wbc", "value": 4000, "unit": "10^9/L", "at": "2026-01-01"}]}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "invalid_input");
+    assert_eq!(body["error"]["field"], "results[0].value");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("4000"))
+    );
+    let (status, body) = call(
+        &f,
+        "POST",
+        "/v1/assess?asof=yesterday",
+        None,
+        Some(febrile()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["field"], "asof");
+    let (status, _) = call(&f, "GET", "/no/such/route", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let f = fixture("big");
+    let big = json!({"results": [], "conditions": [{"name": "x".repeat(crate::BODY_LIMIT + 10)}]});
+    let (status, _) = call(&f, "POST", "/v1/assess", None, Some(big)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn history_needs_a_key_with_the_right_role() {
+    let f = fixture("auth");
+    let (status, body) = call(&f, "POST", "/v1/patients", None, Some(json!({"id": "p1"}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let (status, _) = call(
+        &f,
+        "POST",
+        "/v1/patients",
+        Some("lk_write_bogus"),
+        Some(json!({"id": "p1"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        &f,
+        "POST",
+        "/v1/patients",
+        Some(&f.read),
+        Some(json!({"id": "p1"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&f, "GET", "/v1/audit", Some(&f.write), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn patient_history_round_trip_is_idempotent_and_audited() {
+    let f = fixture("history");
+    let (status, _) = call(
+        &f,
+        "POST",
+        "/v1/patients",
+        Some(&f.write),
+        Some(json!({"id": "p1", "birth_date": "1974-02-17", "sex": "female"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = call(
+        &f,
+        "POST",
+        "/v1/patients",
+        Some(&f.write),
+        Some(json!({"id": "p1", "birth_date": "1974-02-17", "sex": "female"})),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the same patient written twice is stored once"
+    );
+    for round in 0..2 {
+        let (status, body) = call(
+            &f,
+            "POST",
+            "/v1/patients/p1/entries",
+            Some(&f.write),
+            Some(febrile()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let created: Vec<bool> = body["stored"]
+            .as_array()
+            .map(|a| a.iter().map(|x| x["created"] == true).collect())
+            .unwrap_or_default();
+        assert_eq!(created, vec![round == 0; 4], "round {round}: {body}");
+    }
+    let (status, t) = call(&f, "GET", "/v1/patients/p1/timeline", Some(&f.read), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(t["observations"].as_array().map(Vec::len), Some(3));
+    assert_eq!(t["medications"][0]["drugs"][0], "paclitaxel");
+    let (status, a) = call(
+        &f,
+        "POST",
+        "/v1/patients/p1/assess?asof=2026-02-17T20:00:00Z",
+        Some(&f.write),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{a}");
+    assert_eq!(a["triage"]["level"], "emergency");
+    assert!(
+        a["assessment_id"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("asmt_"))
+    );
+    let (_, list) = call(
+        &f,
+        "GET",
+        "/v1/patients/p1/assessments",
+        Some(&f.read),
+        None,
+    )
+    .await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    let (status, _) = call(
+        &f,
+        "GET",
+        "/v1/patients/nobody/timeline",
+        Some(&f.read),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, log) = call(&f, "GET", "/v1/audit?limit=50", Some(&f.admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = log.to_string();
+    for action in ["create-patient", "add-entries", "read-timeline", "assess"] {
+        assert!(text.contains(action), "audit lacks {action}: {text}");
+    }
+    assert!(
+        !text.contains("38.6") && !text.contains("cells/mm3"),
+        "the audit log never holds values"
+    );
+}
+
+#[tokio::test]
+async fn reusing_an_id_for_different_content_is_a_conflict() {
+    let f = fixture("conflict");
+    call(
+        &f,
+        "POST",
+        "/v1/patients",
+        Some(&f.write),
+        Some(json!({"id": "p2"})),
+    )
+    .await;
+    let one = json!({"results": [{"id": "x", "analyte": "anc", "value": 1.0, "unit": "10^9/L", "at": "2026-01-01T00:00:00Z"}]});
+    let two = json!({"results": [{"id": "x", "analyte": "anc", "value": 2.0, "unit": "10^9/L", "at": "2026-01-01T00:00:00Z"}]});
+    assert_eq!(
+        call(
+            &f,
+            "POST",
+            "/v1/patients/p2/entries",
+            Some(&f.write),
+            Some(one)
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (status, body) = call(
+        &f,
+        "POST",
+        "/v1/patients/p2/entries",
+        Some(&f.write),
+        Some(two),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+#[tokio::test]
+async fn operations_endpoints() {
+    let f = fixture("ops");
+    let (status, h) = call(&f, "GET", "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h["store"], "sqlite");
+    let _ = call(&f, "POST", "/v1/assess", None, Some(febrile())).await;
+    let resp = app(f.state.clone())
+        .oneshot(
+            Request::builder()
+                .uri("/metrics")
+                .body(Body::empty())
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes().to_vec())
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    assert!(
+        text.contains(
+            "leuko_http_requests_total{method=\"POST\",route=\"/v1/assess\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
+    let (status, doc) = call(&f, "GET", "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (method, path) in crate::openapi::described() {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    let (status, _) = call(&f, "GET", "/", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}

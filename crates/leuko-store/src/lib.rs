@@ -1,0 +1,300 @@
+//! The patient history store: patients with their counts, vital signs, conditions and
+//! medicines over time, every assessment made (with the knowledge version and a digest of its
+//! input), API keys (hashed) and the audit log.
+//!
+//! One interface, [`Store`], two back ends: SQLite (`sqlite.rs`, the default, WAL mode) and
+//! PostgreSQL (`postgres.rs`). Both run the same versioned migrations (`migrations/`) and the
+//! same test suite (`tests/suite.rs`). Writes are idempotent: an entry written twice with the
+//! same client-supplied id is stored once. The interface is synchronous; the server calls it
+//! from blocking tasks.
+//!
+//! Invariants: a write that returned `Ok` is durable (SQLite `synchronous=FULL` in WAL mode;
+//! PostgreSQL commits); a batch of entries is written in one transaction, all or nothing;
+//! the audit log never holds result values.
+//!
+//! How the back ends keep them:
+//!
+//! - **Migrations** are SQL files embedded in the binary, recorded in
+//!   `schema_migrations(version, applied_at)` and applied once each, in a transaction, when a
+//!   store is opened (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: under an advisory lock), so that
+//!   several processes opening one database at once apply each once.
+//! - **Stored forms** are the same in both: times as RFC 3339 text in UTC with nine fractional
+//!   digits (text order is time order), dates as `YYYY-MM-DD`, numbers as IEEE doubles (an
+//!   `f64` reads back bit for bit), enumerations as lowercase words, drug ids as a JSON array.
+//!   What cannot be stored exactly is refused with [`StoreError::Conflict`], never altered: NaN
+//!   and infinite values, years outside 0000–9999.
+//! - **Ids.** A client-supplied entry id is unique across observations, conditions and
+//!   medicines (the `entry_ids` table). Written again with the same entry for the same patient
+//!   it is reported as not new; with anything else it is a [`StoreError::Conflict`] naming
+//!   the id, and the whole batch is undone. Without a client id, an entry or patient gets 128
+//!   random bits from the operating system as 32 hex digits: two identical entries sent
+//!   without ids are two entries. A batch takes its ids in byte order, so concurrent batches
+//!   sharing ids cannot deadlock.
+//! - **Order.** [`Store::entries`] sorts by clinical time (observation `at`, condition onset,
+//!   medicine start; entries without one last), then by id in byte order.
+//!
+//! Tests: `cargo test -p leuko-store` runs the suite on SQLite; with
+//! `scripts/with-postgres.sh cargo test -p leuko-store` it runs on PostgreSQL too.
+
+use leuko_core::{ConditionEntry, MedicationEntry, Observation, Record, Sex};
+use time::{Date, OffsetDateTime};
+
+/// A store error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The caller referred to something that does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The caller sent something inconsistent (an id reused for different content, …).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(String),
+}
+
+/// A role of an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Read patient data.
+    Read,
+    /// Read and write patient data.
+    Write,
+    /// Everything, including the audit log.
+    Admin,
+}
+
+impl Role {
+    /// The word stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Write => "write",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses the word.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "read" => Some(Role::Read),
+            "write" => Some(Role::Write),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A patient to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPatient {
+    /// Client-supplied id; generated when `None`.
+    pub id: Option<String>,
+    /// Date of birth.
+    pub birth_date: Option<Date>,
+    /// Sex.
+    pub sex: Sex,
+}
+
+/// A stored patient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientRow {
+    /// Id.
+    pub id: String,
+    /// Date of birth.
+    pub birth_date: Option<Date>,
+    /// Sex.
+    pub sex: Sex,
+    /// When created.
+    pub created_at: OffsetDateTime,
+}
+
+/// One entry of a patient's history.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// A laboratory result or vital sign.
+    Observation(Observation),
+    /// A condition, symptom, exposure or phenotype.
+    Condition(ConditionEntry),
+    /// A medicine.
+    Medication(MedicationEntry),
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEntry {
+    /// Id (client-supplied or generated).
+    pub id: String,
+    /// When it was written.
+    pub recorded_at: OffsetDateTime,
+    /// The entry.
+    pub entry: Entry,
+}
+
+/// A stored assessment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssessmentRow {
+    /// Id.
+    pub id: String,
+    /// Patient id.
+    pub patient_id: String,
+    /// The moment assessed.
+    pub as_of: OffsetDateTime,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+    /// Knowledge version and digest, `2026.11.1+a87a…`.
+    pub knowledge: String,
+    /// A digest of the input record.
+    pub input_digest: String,
+    /// The triage level.
+    pub level: String,
+    /// The assessment JSON.
+    pub json: String,
+}
+
+/// An API key (the secret itself is never stored, only its hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    /// Public id.
+    pub id: String,
+    /// Role.
+    pub role: Role,
+    /// When created.
+    pub created_at: OffsetDateTime,
+}
+
+/// One audit-log entry: who did what to which patient, when; never values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// When.
+    pub at: OffsetDateTime,
+    /// The key id.
+    pub key_id: String,
+    /// `read-timeline`, `add-entries`, `create-patient`, `assess`, …
+    pub action: String,
+    /// The patient, when one is concerned.
+    pub patient_id: Option<String>,
+    /// Counts or ids, never values.
+    pub detail: String,
+}
+
+/// The store interface. Every method is atomic.
+pub trait Store: Send + Sync {
+    /// Which back end (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+    /// Creates a patient; with a client-supplied id written before, returns the existing one
+    /// and `false`.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the id exists with different demographics.
+    fn create_patient(
+        &self,
+        patient: NewPatient,
+        now: OffsetDateTime,
+    ) -> Result<(PatientRow, bool), StoreError>;
+    /// A patient.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    fn patient(&self, id: &str) -> Result<Option<PatientRow>, StoreError>;
+    /// Adds entries in one transaction. Each has an optional client id; an id written before
+    /// is not written again. Returns each entry's id and whether it was newly stored.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown patient; [`StoreError::Conflict`] when a
+    /// client id is reused for a different entry.
+    fn add_entries(
+        &self,
+        patient_id: &str,
+        entries: &[(Option<String>, Entry)],
+        now: OffsetDateTime,
+    ) -> Result<Vec<(String, bool)>, StoreError>;
+    /// All entries of a patient, oldest first by their clinical time (an observation's `at`, a
+    /// condition's onset, a medicine's start; entries without one last), then by id. An unknown
+    /// patient has none.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    fn entries(&self, patient_id: &str) -> Result<Vec<StoredEntry>, StoreError>;
+    /// Saves an assessment. Saving the same row again (same id, same content) does nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown patient; [`StoreError::Conflict`] when the id
+    /// is already used for a different assessment.
+    fn save_assessment(&self, row: &AssessmentRow) -> Result<(), StoreError>;
+    /// A patient's assessments, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    fn assessments(&self, patient_id: &str) -> Result<Vec<AssessmentRow>, StoreError>;
+    /// Stores an API key's hash.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the id or the hash is already stored.
+    fn create_key(
+        &self,
+        id: &str,
+        hash: &str,
+        role: Role,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The key with this hash.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// Appends to the audit log.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// The newest audit entries.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The patient's history as an engine record.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown patient.
+    fn record(&self, patient_id: &str) -> Result<Record, StoreError> {
+        let p = self
+            .patient(patient_id)?
+            .ok_or_else(|| StoreError::NotFound(format!("patient {patient_id:?}")))?;
+        let mut record = Record {
+            patient: leuko_core::Patient {
+                birth_date: p.birth_date,
+                sex: p.sex,
+            },
+            ..Record::default()
+        };
+        for e in self.entries(patient_id)? {
+            match e.entry {
+                Entry::Observation(o) => record.observations.push(o),
+                Entry::Condition(c) => record.conditions.push(c),
+                Entry::Medication(m) => record.medications.push(m),
+            }
+        }
+        Ok(record)
+    }
+}
+
+/// Opens a store from a URL: a file path or `sqlite://PATH` for SQLite, `postgres://…` or
+/// `postgresql://…` for PostgreSQL. Runs the migrations.
+///
+/// # Errors
+/// [`StoreError::Database`] naming the URL's scheme when it cannot be opened.
+pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(postgres::PgStore::open(url)?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        Ok(Box::new(sqlite::SqliteStore::open(path)?))
+    }
+}
+
+mod codec;
+pub mod postgres;
+mod sql;
+pub mod sqlite;

@@ -1,0 +1,127 @@
+//! The statements both back ends run, written once with PostgreSQL's `$N` placeholders;
+//! SQLite runs them with `?N` ([`for_sqlite`]), which numbers parameters the same way.
+
+/// `CREATE TABLE IF NOT EXISTS schema_migrations`: the one table made outside the
+/// migrations, so that they can be counted.
+pub(crate) const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)";
+pub(crate) const SELECT_MIGRATION: &str = "SELECT 1 FROM schema_migrations WHERE version = $1";
+pub(crate) const INSERT_MIGRATION: &str =
+    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)";
+pub(crate) const SELECT_MIGRATIONS: &str =
+    "SELECT version, applied_at FROM schema_migrations ORDER BY version";
+
+pub(crate) const INSERT_PATIENT: &str = "INSERT INTO patients (id, birth_date, sex, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
+pub(crate) const SELECT_PATIENT: &str =
+    "SELECT id, birth_date, sex, created_at FROM patients WHERE id = $1";
+pub(crate) const PATIENT_EXISTS: &str = "SELECT 1 FROM patients WHERE id = $1";
+
+pub(crate) const INSERT_ENTRY_ID: &str =
+    "INSERT INTO entry_ids (id, patient_id, kind) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING";
+pub(crate) const SELECT_ENTRY_ID: &str = "SELECT patient_id, kind FROM entry_ids WHERE id = $1";
+
+/// The columns of an observation after id and patient, in [`crate::codec::ObsCols`] order.
+macro_rules! obs_cols {
+    () => {
+        "analyte, at, value, comparator, reported_value, reported_unit, has_ref_range, ref_low, ref_high, \
+         derived, source_ref"
+    };
+}
+/// The columns of a condition, in [`crate::codec::CondCols`] order.
+macro_rules! cond_cols {
+    () => {
+        "concept, text, status, onset, abatement, source_ref"
+    };
+}
+/// The columns of a medicine, in [`crate::codec::MedCols`] order.
+macro_rules! med_cols {
+    () => {
+        "drugs, text, start, \"end\", active, source_ref"
+    };
+}
+
+pub(crate) const INSERT_OBS: &str = concat!(
+    "INSERT INTO observations (id, patient_id, recorded_at, ",
+    obs_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+);
+pub(crate) const INSERT_COND: &str = concat!(
+    "INSERT INTO conditions (id, patient_id, recorded_at, ",
+    cond_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+);
+pub(crate) const INSERT_MED: &str = concat!(
+    "INSERT INTO medications (id, patient_id, recorded_at, ",
+    med_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+);
+
+/// `SELECT patient_id, <columns> FROM <kind's table> WHERE id = $1`.
+pub(crate) fn select_entry_by_id(kind: crate::codec::Kind) -> &'static str {
+    use crate::codec::Kind;
+    match kind {
+        Kind::Observation => concat!(
+            "SELECT patient_id, ",
+            obs_cols!(),
+            " FROM observations WHERE id = $1"
+        ),
+        Kind::Condition => concat!(
+            "SELECT patient_id, ",
+            cond_cols!(),
+            " FROM conditions WHERE id = $1"
+        ),
+        Kind::Medication => concat!(
+            "SELECT patient_id, ",
+            med_cols!(),
+            " FROM medications WHERE id = $1"
+        ),
+    }
+}
+
+/// `SELECT id, recorded_at, <columns> FROM <kind's table> WHERE patient_id = $1`.
+pub(crate) fn select_entries_of_patient(kind: crate::codec::Kind) -> &'static str {
+    use crate::codec::Kind;
+    match kind {
+        Kind::Observation => {
+            concat!(
+                "SELECT id, recorded_at, ",
+                obs_cols!(),
+                " FROM observations WHERE patient_id = $1"
+            )
+        }
+        Kind::Condition => concat!(
+            "SELECT id, recorded_at, ",
+            cond_cols!(),
+            " FROM conditions WHERE patient_id = $1"
+        ),
+        Kind::Medication => {
+            concat!(
+                "SELECT id, recorded_at, ",
+                med_cols!(),
+                " FROM medications WHERE patient_id = $1"
+            )
+        }
+    }
+}
+
+pub(crate) const INSERT_ASSESSMENT: &str = "INSERT INTO assessments (id, patient_id, as_of, created_at, knowledge, \
+     input_digest, level, json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING";
+pub(crate) const SELECT_ASSESSMENT: &str = "SELECT id, patient_id, as_of, created_at, knowledge, input_digest, level, \
+     json FROM assessments WHERE id = $1";
+pub(crate) const SELECT_ASSESSMENTS: &str = "SELECT id, patient_id, as_of, created_at, knowledge, input_digest, \
+     level, json FROM assessments WHERE patient_id = $1 ORDER BY created_at DESC, id DESC";
+
+pub(crate) const INSERT_KEY: &str =
+    "INSERT INTO api_keys (id, hash, role, created_at) VALUES ($1, $2, $3, $4)";
+pub(crate) const SELECT_KEY_BY_HASH: &str =
+    "SELECT id, role, created_at FROM api_keys WHERE hash = $1";
+
+pub(crate) const INSERT_AUDIT: &str =
+    "INSERT INTO audit_log (at, key_id, action, patient_id, detail) VALUES ($1, $2, $3, $4, $5)";
+pub(crate) const SELECT_AUDIT: &str =
+    "SELECT at, key_id, action, patient_id, detail FROM audit_log ORDER BY seq DESC LIMIT $1";
+
+/// The statement with SQLite's `?N` placeholders for PostgreSQL's `$N`. No statement here
+/// holds a `$` anywhere else.
+pub(crate) fn for_sqlite(sql: &str) -> String {
+    sql.replace('$', "?")
+}
