@@ -61,99 +61,11 @@ pub fn canonical_unit(dimension: Dimension) -> &'static str {
     }
 }
 
-/// Normalises a unit spelling for lookup. See the module docs.
-pub fn normalize(unit: &str) -> String {
-    let mut s = String::with_capacity(unit.len() + 4);
-    for ch in unit.trim().chars() {
-        match ch {
-            'µ' | 'μ' => s.push('u'),
-            '⁰' => s.push_str("^0"),
-            '¹' => s.push_str("^1"),
-            '²' => s.push_str("^2"),
-            '³' => s.push_str("^3"),
-            '⁴' => s.push_str("^4"),
-            '⁵' => s.push_str("^5"),
-            '⁶' => s.push_str("^6"),
-            '⁷' => s.push_str("^7"),
-            '⁸' => s.push_str("^8"),
-            '⁹' => s.push_str("^9"),
-            '×' | 'х' | 'Х' => s.push('x'),
-            '·' => s.push('*'),
-            c if c.is_whitespace() => s.push(' '),
-            c => s.extend(c.to_lowercase()),
-        }
-    }
-    // HL7 v2 escape for '^' inside a component.
-    let mut s = s.replace("\\s\\", "^");
-    for (from, to) in [
-        ("per cubic millimeter", "/mm3"),
-        ("per cubic millimetre", "/mm3"),
-        ("per microliter", "/ul"),
-        ("per microlitre", "/ul"),
-        ("microliters", "ul"),
-        ("microlitres", "ul"),
-        ("microliter", "ul"),
-        ("microlitre", "ul"),
-        ("per liter", "/l"),
-        ("per litre", "/l"),
-        ("liters", "l"),
-        ("litres", "l"),
-        ("liter", "l"),
-        ("litre", "l"),
-        ("cu mm", "mm3"),
-        ("cu.mm", "mm3"),
-        ("mm^3", "mm3"),
-        ("mcl", "ul"),
-        (" per ", "/"),
-        ("cells", ""),
-        ("cell", ""),
-        ("degrees ", "deg"),
-        ("degree ", "deg"),
-    ] {
-        s = s.replace(from, to);
-    }
-    s.retain(|c| !c.is_whitespace());
-    // Powers of ten: 10*9, 10e9, 10exp9, 10**9 -> 10^9.
-    for (from, to) in [
-        ("10**", "10^"),
-        ("10*", "10^"),
-        ("10exp", "10^"),
-        ("10e", "10^"),
-    ] {
-        s = s.replace(from, to);
-    }
-    // A leading multiplication sign before the power of ten: x10^9/l -> 10^9/l, *10^9 -> 10^9.
-    for prefix in ["x", "*"] {
-        if let Some(rest) = s.strip_prefix(prefix)
-            && rest.starts_with("10")
-        {
-            s = rest.to_owned();
-        }
-    }
-    s
-}
+pub use leuko_kb::normalize_unit as normalize;
 
-/// Finds the unit for an analyte's dimension by spelling.
+/// Finds the unit for an analyte's dimension by spelling (see [`normalize`]).
 pub fn find_unit<'k>(kb: &'k Knowledge, dimension: Dimension, spelling: &str) -> Option<&'k Unit> {
-    let norm = normalize(spelling);
-    let hit = |norm: &str| {
-        kb.units.iter().find(|u| {
-            u.dimension == dimension
-                && (normalize(&u.ucum) == norm || u.spellings.iter().any(|s| normalize(s) == norm))
-        })
-    };
-    hit(&norm).or_else(|| {
-        // "109/l" and "109" are "10^9" with the superscript lost, as in seed 001's "4х109".
-        let repaired = repair_lost_superscript(&norm)?;
-        hit(&repaired)
-    })
-}
-
-fn repair_lost_superscript(norm: &str) -> Option<String> {
-    let rest = norm.strip_prefix("10")?;
-    let mut chars = rest.chars();
-    let digit = chars.next().filter(char::is_ascii_digit)?;
-    Some(format!("10^{digit}{}", chars.as_str()))
+    kb.unit_by_spelling(dimension, spelling)
 }
 
 /// Converts a value in `unit` to the analyte's canonical unit and checks plausibility.

@@ -252,6 +252,37 @@ impl Knowledge {
         self.index.rules.get(id).and_then(|&i| self.rules.get(i))
     }
 
+    /// The unit of a dimension with this spelling (normalised with [`normalize_unit`]). A
+    /// power of ten whose superscript was lost (`109` for 10⁹, as in seed 001's "4х109") is
+    /// read as that power.
+    pub fn unit_by_spelling(&self, dimension: Dimension, spelling: &str) -> Option<&Unit> {
+        // Fast path: the UCUM code or a spelling exactly as written in the knowledge base.
+        if let Some(u) = self
+            .index
+            .units_raw
+            .get(&(dimension, spelling.to_owned()))
+            .and_then(|&i| self.units.get(i))
+        {
+            return Some(u);
+        }
+        if let Some(u) = self
+            .index
+            .units
+            .get(&(dimension, spelling.trim().to_lowercase()))
+            .and_then(|&i| self.units.get(i))
+        {
+            return Some(u);
+        }
+        let norm = normalize_unit(spelling);
+        let hit = |n: &str| {
+            self.index
+                .units
+                .get(&(dimension, n.to_owned()))
+                .and_then(|&i| self.units.get(i))
+        };
+        hit(&norm).or_else(|| repair_lost_superscript(&norm).and_then(|r| hit(&r)))
+    }
+
     /// The analyte with this id.
     pub fn analyte(&self, id: AnalyteId) -> Option<&Analyte> {
         self.analytes.iter().find(|a| a.id == id)
@@ -328,6 +359,8 @@ pub struct Index {
     tests: HashMap<String, usize>,
     rules: HashMap<String, usize>,
     loinc: HashMap<String, usize>,
+    units: HashMap<(Dimension, String), usize>,
+    units_raw: HashMap<(Dimension, String), usize>,
     snomed: HashMap<String, usize>,
     icd10: HashMap<String, usize>,
     rxnorm: HashMap<String, usize>,
@@ -354,6 +387,15 @@ impl Index {
             rules: ids(&kb.rules, |r| &r.id),
             ..Index::default()
         };
+        for (i, u) in kb.units.iter().enumerate() {
+            for s in std::iter::once(&u.ucum).chain(&u.spellings) {
+                index
+                    .units
+                    .entry((u.dimension, normalize_unit(s)))
+                    .or_insert(i);
+                index.units_raw.entry((u.dimension, s.clone())).or_insert(i);
+            }
+        }
         for (i, a) in kb.analytes.iter().enumerate() {
             for code in &a.loinc {
                 index.loinc.insert(code.clone(), i);
@@ -401,6 +443,88 @@ impl Index {
         index.drug_names.dedup_by(|a, b| a.0 == b.0);
         index
     }
+}
+
+/// Normalises a unit spelling for lookup, so that `10*9/L`, `10^9/L`, `x10⁹/L`, `×10E9/L`
+/// and the `x10\\S\\9/L` of HL7 feeds compare equal: lower case, no spaces, the micro sign
+/// as `u`, powers of ten as `10^N`, a leading multiplication sign dropped, volumes spelled out
+/// (`per microliter`, `cu mm`) shortened.
+pub fn normalize_unit(unit: &str) -> String {
+    let mut s = String::with_capacity(unit.len() + 4);
+    for ch in unit.trim().chars() {
+        match ch {
+            'µ' | 'μ' => s.push('u'),
+            '⁰' => s.push_str("^0"),
+            '¹' => s.push_str("^1"),
+            '²' => s.push_str("^2"),
+            '³' => s.push_str("^3"),
+            '⁴' => s.push_str("^4"),
+            '⁵' => s.push_str("^5"),
+            '⁶' => s.push_str("^6"),
+            '⁷' => s.push_str("^7"),
+            '⁸' => s.push_str("^8"),
+            '⁹' => s.push_str("^9"),
+            '×' | 'х' | 'Х' => s.push('x'),
+            '·' => s.push('*'),
+            c if c.is_whitespace() => s.push(' '),
+            c => s.extend(c.to_lowercase()),
+        }
+    }
+    // HL7 v2 escape for '^' inside a component.
+    let mut s = s.replace("\\s\\", "^");
+    for (from, to) in [
+        ("per cubic millimeter", "/mm3"),
+        ("per cubic millimetre", "/mm3"),
+        ("per microliter", "/ul"),
+        ("per microlitre", "/ul"),
+        ("microliters", "ul"),
+        ("microlitres", "ul"),
+        ("microliter", "ul"),
+        ("microlitre", "ul"),
+        ("per liter", "/l"),
+        ("per litre", "/l"),
+        ("liters", "l"),
+        ("litres", "l"),
+        ("liter", "l"),
+        ("litre", "l"),
+        ("cu mm", "mm3"),
+        ("cu.mm", "mm3"),
+        ("mm^3", "mm3"),
+        ("mcl", "ul"),
+        (" per ", "/"),
+        ("cells", ""),
+        ("cell", ""),
+        ("degrees ", "deg"),
+        ("degree ", "deg"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s.retain(|c| !c.is_whitespace());
+    // Powers of ten: 10*9, 10e9, 10exp9, 10**9 -> 10^9.
+    for (from, to) in [
+        ("10**", "10^"),
+        ("10*", "10^"),
+        ("10exp", "10^"),
+        ("10e", "10^"),
+    ] {
+        s = s.replace(from, to);
+    }
+    // A leading multiplication sign before the power of ten: x10^9/l -> 10^9/l, *10^9 -> 10^9.
+    for prefix in ["x", "*"] {
+        if let Some(rest) = s.strip_prefix(prefix)
+            && rest.starts_with("10")
+        {
+            s = rest.to_owned();
+        }
+    }
+    s
+}
+
+fn repair_lost_superscript(norm: &str) -> Option<String> {
+    let rest = norm.strip_prefix("10")?;
+    let mut chars = rest.chars();
+    let digit = chars.next().filter(char::is_ascii_digit)?;
+    Some(format!("10^{digit}{}", chars.as_str()))
 }
 
 /// Lowercases and keeps letters and digits, with single spaces between words, and a space at

@@ -30,9 +30,10 @@ impl Metrics {
         }
         for (i, b) in BUCKETS.iter().enumerate() {
             if seconds <= *b
-                && let Some(c) = self.buckets.get(i) {
-                    c.fetch_add(1, Ordering::Relaxed);
-                }
+                && let Some(c) = self.buckets.get(i)
+            {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum_micros
