@@ -378,8 +378,9 @@ impl AssessmentJson {
         for w in &workup {
             cite(&w.sources);
         }
+        let statements = leuko_core::explanation(kb, a);
         let statement = |aud: Audience| -> Vec<StatementOut> {
-            a.statements
+            statements
                 .iter()
                 .filter(|s| s.audience == aud)
                 .map(|s| StatementOut {

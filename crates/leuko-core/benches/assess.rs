@@ -87,6 +87,12 @@ fn bench(c: &mut Criterion) {
     c.bench_function("assess/50-count-history", |b| {
         b.iter(|| leuko_core::assess(&kb, std::hint::black_box(&fifty), as_of, &opts))
     });
+    c.bench_function("assess+explanation/single-count", |b| {
+        b.iter(|| {
+            leuko_core::assess(&kb, std::hint::black_box(&one), as_of, &opts)
+                .map(|a| leuko_core::explanation(&kb, &a))
+        })
+    });
     c.bench_function("knowledge/load", |b| b.iter(Knowledge::embedded));
 }
 

@@ -4,7 +4,7 @@ use leuko_kb::{AnalyteId, Knowledge};
 use time::OffsetDateTime;
 
 pub use crate::differential::{Candidate, Evidence};
-pub use crate::explain::{Audience, Missing, Statement};
+pub use crate::explain::{Audience, Missing, Statement, explanation};
 use crate::findings::{self, Context};
 pub use crate::triage::{Fired, Level};
 pub use crate::workup::{Priority, WorkupItem};
@@ -195,8 +195,6 @@ pub struct Assessment {
     pub actions: Vec<Action>,
     /// Missing data and what it would change.
     pub missing: Vec<Missing>,
-    /// Explanation statements.
-    pub statements: Vec<Statement>,
     /// Notes from reading the input.
     pub input_notes: Vec<crate::InputNote>,
 }
@@ -278,7 +276,13 @@ pub fn assess(
         .iter()
         .any(|p| p.low && crate::series::days_between(p.at, as_of) <= 90.0);
     let differential = if looks_low || recently_low {
-        differential::rank(kb, &findings, ctx.band)
+        let mut truths = vec![Truth::Unknown; kb.finding_slot_count()];
+        for (id, f) in &findings {
+            if let Some(t) = kb.finding_slot(id).and_then(|s| truths.get_mut(s)) {
+                *t = f.truth;
+            }
+        }
+        differential::rank(kb, &findings, &truths, ctx.band)
     } else {
         Vec::new()
     };
@@ -339,12 +343,10 @@ pub fn assess(
         workup,
         actions: Vec::new(),
         missing: Vec::new(),
-        statements: Vec::new(),
         input_notes: ctx.notes.clone(),
     };
     a.actions = explain::actions(&ctx, &a);
     a.missing = explain::missing(&ctx, &a);
-    a.statements = explain::statements(&ctx, &a);
     Ok(a)
 }
 

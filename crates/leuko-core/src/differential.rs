@@ -60,7 +60,7 @@ fn prior(c: &Cause, band: AgeBand) -> f64 {
 }
 
 /// How many causes are described in full; the rest only move the shares.
-const LISTED: usize = 12;
+const LISTED: usize = 10;
 
 fn lr_of(cf: &leuko_kb::CauseFinding, findings: &Findings) -> Option<(f64, Truth)> {
     let f = findings.get(&cf.id)?;
@@ -72,22 +72,30 @@ fn lr_of(cf: &leuko_kb::CauseFinding, findings: &Findings) -> Option<(f64, Truth
     (lr != 1.0).then_some((lr, f.truth))
 }
 
-/// Ranks every cause, most likely first, and describes the first twelve in full.
-pub fn rank(kb: &Knowledge, findings: &Findings, band: AgeBand) -> Vec<Candidate> {
-    // Weights first (cheap), then words only for the causes that are listed.
+/// Ranks every cause, most likely first, and describes the first ten in full. `truths` holds
+/// each finding's truth by its knowledge-base slot (`Knowledge::finding_slot`).
+pub fn rank(
+    kb: &Knowledge,
+    findings: &Findings,
+    truths: &[Truth],
+    band: AgeBand,
+) -> Vec<Candidate> {
+    // Weights first (cheap, by slot), then words only for the causes that are listed.
     let mut scored: Vec<(f64, &Cause)> = kb
         .causes
         .iter()
-        .map(|c| {
-            (
-                prior(c, band).ln()
-                    + c.findings
-                        .iter()
-                        .filter_map(|cf| lr_of(cf, findings))
-                        .map(|(lr, _)| lr.ln())
-                        .sum::<f64>(),
-                c,
-            )
+        .enumerate()
+        .map(|(i, c)| {
+            let mut w = prior(c, band).ln();
+            for (cf, slot) in c.findings.iter().zip(kb.cause_finding_slots(i)) {
+                let lr = match truths.get(*slot) {
+                    Some(Truth::True) => cf.lr_present,
+                    Some(Truth::False) => cf.lr_absent,
+                    _ => 1.0,
+                };
+                w += lr.ln();
+            }
+            (w, c)
         })
         .collect();
     let max = scored

@@ -224,9 +224,10 @@ pub fn missing(ctx: &Context, a: &Assessment) -> Vec<Missing> {
     out
 }
 
-/// Builds the explanation.
-pub fn statements(ctx: &Context, a: &Assessment) -> Vec<Statement> {
-    let kb = ctx.kb;
+/// Builds the explanation of an assessment: plain and clinical statements, each with the
+/// source ids it rests on. Rendering words is kept apart from deciding, so that callers that
+/// need only the data (a screen over millions of records) do not pay for the words.
+pub fn explanation(kb: &leuko_kb::Knowledge, a: &Assessment) -> Vec<Statement> {
     let mut out = Vec::new();
     let mut say = |audience, text: String, sources: Vec<String>| {
         out.push(Statement {

@@ -216,6 +216,25 @@ impl Knowledge {
         }
     }
 
+    /// The slot of a finding id (an engine finding or a concept), for O(1) lookups.
+    pub fn finding_slot(&self, id: &str) -> Option<usize> {
+        self.index.finding_slots.get(id).copied()
+    }
+
+    /// How many finding slots there are.
+    pub fn finding_slot_count(&self) -> usize {
+        self.index.finding_slots.len()
+    }
+
+    /// The slots of the findings of the cause at `cause_index`, in the cause's order
+    /// (`usize::MAX` for an id with no slot, which the validator forbids).
+    pub fn cause_finding_slots(&self, cause_index: usize) -> &[usize] {
+        self.index
+            .cause_slots
+            .get(cause_index)
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// The source with this id.
     pub fn source(&self, id: &str) -> Option<&Source> {
         self.index
@@ -364,6 +383,10 @@ pub struct Index {
     snomed: HashMap<String, usize>,
     icd10: HashMap<String, usize>,
     rxnorm: HashMap<String, usize>,
+    /// A slot for every finding id (engine findings, then concepts), for O(1) lookups.
+    finding_slots: HashMap<String, usize>,
+    /// For each cause, the slot of each of its findings, in order.
+    cause_slots: Vec<Vec<usize>>,
     /// Normalised names and synonyms, longest first, with the concept index.
     concept_names: Vec<(String, usize)>,
     drug_names: Vec<(String, usize)>,
@@ -432,6 +455,30 @@ impl Index {
                 }
             }
         }
+        for id in validate::ENGINE_FINDINGS
+            .iter()
+            .copied()
+            .chain(kb.concepts.iter().map(|c| c.id.as_str()))
+        {
+            let n = index.finding_slots.len();
+            index.finding_slots.entry(id.to_owned()).or_insert(n);
+        }
+        index.cause_slots = kb
+            .causes
+            .iter()
+            .map(|c| {
+                c.findings
+                    .iter()
+                    .map(|f| {
+                        index
+                            .finding_slots
+                            .get(&f.id)
+                            .copied()
+                            .unwrap_or(usize::MAX)
+                    })
+                    .collect()
+            })
+            .collect();
         // Longest names first, so "chronic hepatitis c" wins over "hepatitis".
         index
             .concept_names

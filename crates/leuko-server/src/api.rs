@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -37,6 +38,34 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// The query string, or a JSON 400 naming it.
+type QueryIn = std::result::Result<Query<HashMap<String, String>>, QueryRejection>;
+/// The `{id}` of the path, or a JSON 400 naming it.
+type PathIn = std::result::Result<Path<String>, PathRejection>;
+/// The request body, or a JSON 413 or 400.
+type BodyIn = std::result::Result<Bytes, BytesRejection>;
+
+fn query(q: QueryIn) -> Result<HashMap<String, String>> {
+    q.map(|Query(q)| q)
+        .map_err(|r| ApiError::invalid("query", r.body_text()))
+}
+
+fn path_id(p: PathIn) -> Result<String> {
+    let Path(id) = p.map_err(|r| ApiError::invalid("id", r.body_text()))?;
+    check_id(&id, "id")?;
+    Ok(id)
+}
+
+fn body(b: BodyIn) -> Result<Bytes> {
+    b.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::payload_too_large()
+        } else {
+            ApiError::invalid("body", r.body_text())
+        }
+    })
+}
+
 fn parse_asof(q: &HashMap<String, String>) -> Result<OffsetDateTime> {
     match q.get("asof") {
         Some(s) => OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
@@ -55,9 +84,24 @@ fn options(q: &HashMap<String, String>) -> Options {
     }
 }
 
+/// The answer of `GET /healthz`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+    /// The store's backend: `sqlite` or `postgres`.
+    pub store: &'static str,
+    /// The knowledge base's version.
+    pub knowledge: String,
+}
+
 /// `GET /healthz`.
-pub async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
-    Json(serde_json::json!({"status": "ok", "store": s.store.backend(), "knowledge": s.kb.version}))
+pub async fn healthz(State(s): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        store: s.store.backend(),
+        knowledge: s.kb.version.clone(),
+    })
 }
 
 /// `GET /metrics`.
@@ -82,9 +126,11 @@ fn assess_record(
 /// `POST /v1/assess`: a FHIR Bundle or a leuko record in, the assessment out; nothing stored.
 pub async fn assess(
     State(s): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
+    q: QueryIn,
+    b: BodyIn,
 ) -> Result<Json<AssessmentJson>> {
+    let q = query(q)?;
+    let body = body(b)?;
     let as_of = parse_asof(&q)?;
     let (record, _) = leuko_api::record::read_input(&s.kb, &body, as_of)
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
@@ -133,20 +179,29 @@ async fn audit(
     blocking(move || store.audit(&entry)).await
 }
 
+/// The pattern of a patient or entry id, as [`check_id`] checks it: letters, digits, `-`, `_`,
+/// `.`, 1 to 64, and not `.` or `..` (a path segment of its own).
+pub const ID_PATTERN: &str = r"^(?!\.\.?$)[A-Za-z0-9._-]{1,64}$";
+
 /// A patient to create.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatientIn {
-    /// A client-supplied id (letters, digits, `-`, `_`, `.`; up to 64); generated when absent.
+    /// A client-supplied id (letters, digits, `-`, `_`, `.`; up to 64; not `.` or `..`);
+    /// generated when absent.
+    #[schemars(regex(pattern = ID_PATTERN))]
     pub id: Option<String>,
     /// Date of birth, `YYYY-MM-DD`.
+    #[schemars(extend("format" = "date"))]
     pub birth_date: Option<String>,
-    /// `female`, `male`, `other` or `unknown`.
+    /// `female`, `male`, `other` or `unknown` (the default).
+    #[schemars(extend("enum" = ["female", "male", "other", "unknown", null]))]
     pub sex: Option<String>,
 }
 
 /// A stored patient.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Patient")]
 pub struct PatientOut {
     /// Id.
     pub id: String,
@@ -178,6 +233,8 @@ fn patient_out(p: &leuko_store::PatientRow) -> PatientOut {
 
 fn check_id(id: &str, field: &str) -> Result<()> {
     if id.is_empty()
+        || id == "."
+        || id == ".."
         || id.len() > 64
         || !id
             .bytes()
@@ -185,7 +242,7 @@ fn check_id(id: &str, field: &str) -> Result<()> {
     {
         return Err(ApiError::invalid(
             field,
-            format!("{id:?} is not an id (letters, digits, '-', '_', '.'; 1 to 64)"),
+            format!("{id:?} is not an id (letters, digits, '-', '_', '.'; 1 to 64; not . or ..)"),
         ));
     }
     Ok(())
@@ -195,9 +252,10 @@ fn check_id(id: &str, field: &str) -> Result<()> {
 pub async fn create_patient(
     State(s): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    b: BodyIn,
 ) -> Result<impl IntoResponse> {
     let key = authorize(&s, &headers, Role::Write).await?;
+    let body = body(b)?;
     let p: PatientIn = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid("$", format!("patient: {e}")))?;
     if let Some(id) = &p.id {
@@ -256,9 +314,10 @@ pub async fn create_patient(
 pub async fn get_patient(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    id: PathIn,
 ) -> Result<Json<PatientOut>> {
     let key = authorize(&s, &headers, Role::Read).await?;
+    let id = path_id(id)?;
     let store = s.store.clone();
     let pid = id.clone();
     let row = blocking(move || store.patient(&pid))
@@ -297,10 +356,12 @@ fn client_id_of_source(source_ref: &str) -> Option<String> {
 pub async fn add_entries(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
+    id: PathIn,
+    b: BodyIn,
 ) -> Result<Json<StoredOut>> {
     let key = authorize(&s, &headers, Role::Write).await?;
+    let id = path_id(id)?;
+    let body = body(b)?;
     let (record, json) = leuko_api::record::read_input(&s.kb, &body, now())
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
     let mut entries: Vec<(Option<String>, Entry)> = Vec::new();
@@ -459,9 +520,10 @@ fn summary(a: &AssessmentRow) -> AssessmentSummary {
 pub async fn timeline(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    id: PathIn,
 ) -> Result<Json<TimelineOut>> {
     let key = authorize(&s, &headers, Role::Read).await?;
+    let id = path_id(id)?;
     let store = s.store.clone();
     let pid = id.clone();
     let (patient, entries, assessments) = blocking(move || {
@@ -542,10 +604,12 @@ pub struct StoredAssessment {
 pub async fn assess_patient(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    id: PathIn,
+    q: QueryIn,
 ) -> Result<Json<StoredAssessment>> {
     let key = authorize(&s, &headers, Role::Write).await?;
+    let id = path_id(id)?;
+    let q = query(q)?;
     let as_of = parse_asof(&q)?;
     let store = s.store.clone();
     let pid = id.clone();
@@ -586,9 +650,10 @@ pub async fn assess_patient(
 pub async fn assessments(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    id: PathIn,
 ) -> Result<Json<Vec<AssessmentSummary>>> {
     let key = authorize(&s, &headers, Role::Read).await?;
+    let id = path_id(id)?;
     let store = s.store.clone();
     let pid = id.clone();
     let rows = blocking(move || {
@@ -628,9 +693,10 @@ pub struct AuditOut {
 pub async fn audit_log(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    q: QueryIn,
 ) -> Result<Json<Vec<AuditOut>>> {
     authorize(&s, &headers, Role::Admin).await?;
+    let q = query(q)?;
     let limit = match q.get("limit") {
         Some(l) => l
             .parse::<usize>()

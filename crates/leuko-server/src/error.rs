@@ -15,7 +15,9 @@ pub struct ApiError {
     field: Option<String>,
 }
 
+/// Every error answer's body.
 #[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
 pub(crate) struct ErrorBody {
     pub error: ErrorDetail,
 }
@@ -25,6 +27,10 @@ pub(crate) struct ErrorBody {
 pub(crate) struct ErrorDetail {
     /// Stable code: `invalid_input`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
     /// `payload_too_large`, `internal`.
+    #[schemars(extend("enum" = [
+        "invalid_input", "unauthorized", "forbidden", "not_found", "conflict",
+        "payload_too_large", "internal"
+    ]))]
     pub code: String,
     /// What is wrong, naming the field and the value.
     pub message: String,
@@ -67,6 +73,18 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: what.into(),
+            field: None,
+        }
+    }
+    /// A request body over [`crate::BODY_LIMIT`].
+    pub fn payload_too_large() -> ApiError {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "payload_too_large",
+            message: format!(
+                "the request body is larger than {} bytes",
+                crate::BODY_LIMIT
+            ),
             field: None,
         }
     }

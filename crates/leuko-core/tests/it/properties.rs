@@ -111,7 +111,7 @@ proptest! {
             if let Some(v) = wbc { r = r.lab_at(AnalyteId::Wbc, v, *d); }
         }
         let a = r.assess();
-        for s in &a.statements {
+        for s in &leuko_core::explanation(crate::support::kb(), &a) {
             prop_assert!(!s.sources.is_empty(), "statement without a source: {}", s.text);
         }
         prop_assert!(!a.fired.is_empty());
