@@ -497,11 +497,18 @@ impl AssessmentJson {
                     source: c.source_ref.clone(),
                     lower_limit: c.lower_limit.as_ref().map(|l| l.value),
                     lower_limit_source: c.lower_limit.as_ref().map(|l| match &l.source {
-                        leuko_core::LimitSource::Laboratory => "laboratory".to_owned(),
-                        leuko_core::LimitSource::Interval { population, .. } => {
-                            format!("interval ({population:?})").to_lowercase()
+                        leuko_core::LimitSource::Laboratory => "laboratory range".to_owned(),
+                        leuko_core::LimitSource::Interval {
+                            population: leuko_kb::Population::General,
+                            ..
+                        } => "general-population interval".to_owned(),
+                        leuko_core::LimitSource::Interval {
+                            population: leuko_kb::Population::DuffyNull,
+                            ..
+                        } => "Duffy-null (DANC) interval".to_owned(),
+                        leuko_core::LimitSource::Profile { id, .. } => {
+                            format!("{id} neutropenia threshold")
                         }
-                        leuko_core::LimitSource::Profile { id, .. } => format!("profile {id}"),
                     }),
                     low: truth(c.low),
                     low_for_general_population: truth(c.low_general),

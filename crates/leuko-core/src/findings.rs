@@ -420,6 +420,16 @@ fn suspect_timing(
     slack: f64,
     stop_days: f64,
 ) -> (bool, Option<f64>, String) {
+    if drug.cause == "chemotherapy" {
+        return (
+            false,
+            None,
+            format!(
+                "{} is chemotherapy: a fall in the counts is its expected effect (see the chemotherapy cause)",
+                drug.name
+            ),
+        );
+    }
     if drug.cause != "drug-induced" || !matches!(drug.evidence.as_str(), "strong" | "moderate") {
         return (
             false,

@@ -820,6 +820,8 @@
       showResultFor('form');
       if (currentView() === 'form') {
         announceResult(a);
+        // Move keyboard focus to the result, so that the next Tab continues from there.
+        $('#result-heading').focus({ preventScroll: true });
         $('#triage-banner').scrollIntoView({ block: 'start', behavior: 'smooth' });
       }
     } catch (err) {
@@ -1344,6 +1346,8 @@
       await loadPatient(false);
       if (currentView() === 'patient') {
         announceResult(a);
+        // Move keyboard focus to the result, so that the next Tab continues from there.
+        $('#result-heading').focus({ preventScroll: true });
         $('#triage-banner').scrollIntoView({ block: 'start', behavior: 'smooth' });
       }
     } catch (err) {
