@@ -3,6 +3,7 @@
 # errors that name the field and the value, JSON on stdout, text output.
 set -uo pipefail
 bin=${1:-target/release/leuko}
+bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0; fail=0
@@ -26,5 +27,14 @@ check "unknown profile" 2 "--profile" "$bin" assess --profile nope --asof 2026-0
 check "own record, json" 0 '"level": "emergency"' "$bin" assess --format json --asof 2026-01-02T00:00:00Z "$tmp/own.json"
 check "stdin, text" 0 "EMERGENCY" sh -c "\"$bin\" assess --asof 2026-01-02T00:00:00Z --color never - < \"$tmp/own.json\""
 check "schema" 0 '"RecordJson"' "$bin" schema
+# The service: starts on the embedded default, answers, and stops cleanly on SIGTERM.
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+( cd "$tmp" && exec "$bin" serve --addr "127.0.0.1:$port" ) >"$tmp/serve.out" 2>"$tmp/serve.err" &
+spid=$!
+up=0
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && { up=1; break; }; sleep 0.1; done
+if [ "$up" = 1 ] && [ -f "$tmp/leuko.db" ] && curl -sf "http://127.0.0.1:$port/" | grep -q "<html"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL serve: not up with its page and leuko.db in the working folder"; fi
+kill -TERM "$spid"; wait "$spid"; code=$?
+if [ "$code" -eq 0 ] && grep -q "shutting down" "$tmp/serve.err"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL serve: SIGTERM exit $code"; fi
 echo "cli-contract: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -36,3 +36,6 @@ python3 "$shared/vignettes/check.py" --bin "$bin" "$out"
 
 echo "== command-line contract"
 scripts/cli-contract.sh "$bin"
+
+echo "== browser tests (Playwright driving Debian's Chromium against leuko serve)"
+scripts/browser-tests.sh
