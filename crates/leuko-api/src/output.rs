@@ -330,28 +330,28 @@ impl AssessmentJson {
             .iter()
             .map(|c| {
                 let ev = |e: &leuko_core::Evidence| EvidenceOut {
-                    finding: e.finding.clone(),
+                    finding: e.finding_id().to_owned(),
                     status: if e.truth == Truth::True {
                         "present"
                     } else {
                         "absent"
                     },
                     likelihood_ratio: e.lr,
-                    why: e.why.clone(),
-                    detail: e.detail.clone(),
-                    sources: e.sources.clone(),
+                    why: e.why().to_owned(),
+                    detail: a.detail(e).to_owned(),
+                    sources: e.sources().to_vec(),
                 };
                 CauseOut {
-                    id: c.id.clone(),
-                    name: c.name.clone(),
-                    plain: c.plain.clone(),
+                    id: c.id().to_owned(),
+                    name: c.name().to_owned(),
+                    plain: c.plain().to_owned(),
                     icd10: c.icd10.clone(),
                     weight: (c.weight * 10_000.0).round() / 10_000.0,
-                    cant_miss: c.cant_miss,
+                    cant_miss: c.cant_miss(),
                     evidence_for: c.evidence_for.iter().map(ev).collect(),
                     evidence_against: c.evidence_against.iter().map(ev).collect(),
-                    summary: c.summary.clone(),
-                    sources: c.sources.clone(),
+                    summary: c.summary().to_owned(),
+                    sources: c.sources().to_vec(),
                 }
             })
             .collect();
@@ -365,14 +365,14 @@ impl AssessmentJson {
             .workup
             .iter()
             .map(|w| WorkupOut {
-                id: w.id.clone(),
-                name: w.name.clone(),
-                loinc: w.loinc.clone(),
+                id: w.id().to_owned(),
+                name: w.name().to_owned(),
+                loinc: w.loinc().map(str::to_owned),
                 priority: w.priority.as_str(),
-                reason: w.reason.clone(),
-                plain: w.plain.clone(),
+                reason: w.reason().to_owned(),
+                plain: w.plain().to_owned(),
                 for_causes: w.for_causes.clone(),
-                sources: w.sources.clone(),
+                sources: w.sources().to_vec(),
             })
             .collect();
         for w in &workup {

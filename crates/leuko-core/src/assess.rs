@@ -199,6 +199,15 @@ pub struct Assessment {
     pub input_notes: Vec<crate::InputNote>,
 }
 
+impl Assessment {
+    /// What in the record a piece of evidence rests on, in a few words.
+    pub fn detail(&self, e: &Evidence) -> &str {
+        self.findings
+            .get(e.finding_id())
+            .map_or("", |f| f.detail.as_str())
+    }
+}
+
 /// Formats a number without trailing zeros (0.5, 1.25, 12).
 pub fn fmt_num(v: f64) -> String {
     let s = format!("{v:.3}");
@@ -290,7 +299,7 @@ pub fn assess(
     let level = fired.first().map_or(Level::None, |f| f.level);
     let cant_miss_open = differential::cant_miss_open(&differential)
         .into_iter()
-        .map(|c| c.id.clone())
+        .map(|c| c.id().to_owned())
         .collect();
     let discriminating_test = workup::discriminating(&differential);
     let workup = workup::build(&ctx, &findings, &differential, level);

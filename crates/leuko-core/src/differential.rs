@@ -1,53 +1,90 @@
 //! Ranks the causes: relative prior by age band times the likelihood ratios of the findings
 //! that are known (present or absent). Unknown findings do not move a cause.
 
-use leuko_kb::{Cause, Knowledge};
+use std::sync::Arc;
+
+use leuko_kb::{Cause, CauseFinding, Knowledge};
 
 use crate::reference::AgeBand;
 use crate::{Findings, Truth};
 
-/// One piece of evidence for or against a cause.
-#[derive(Debug, Clone, PartialEq)]
+/// One piece of evidence for or against a cause. The words and sources are the knowledge
+/// base's own (shared, not copied).
+#[derive(Debug, Clone)]
 pub struct Evidence {
-    /// The finding id.
-    pub finding: String,
+    cause: Arc<Cause>,
+    index: usize,
     /// Present or absent.
     pub truth: Truth,
     /// The likelihood ratio applied.
     pub lr: f64,
-    /// Why it matters.
-    pub why: String,
-    /// What in the record it rests on.
-    pub detail: String,
-    /// Sources of the weight.
-    pub sources: Vec<String>,
 }
 
-/// A ranked cause.
-#[derive(Debug, Clone, PartialEq)]
+impl Evidence {
+    fn finding(&self) -> Option<&CauseFinding> {
+        self.cause.findings.get(self.index)
+    }
+
+    /// The finding id.
+    pub fn finding_id(&self) -> &str {
+        self.finding().map_or("", |f| f.id.as_str())
+    }
+
+    /// Why it matters.
+    pub fn why(&self) -> &str {
+        self.finding().map_or("", |f| f.why.as_str())
+    }
+
+    /// Sources of the weight.
+    pub fn sources(&self) -> &[String] {
+        self.finding().map_or(&[], |f| f.sources.as_slice())
+    }
+}
+
+/// A ranked cause: the knowledge base's entry (shared) and what this record made of it.
+#[derive(Debug, Clone)]
 pub struct Candidate {
-    /// Cause id.
-    pub id: String,
-    /// Clinical name.
-    pub name: String,
-    /// Plain name.
-    pub plain: String,
+    /// The cause.
+    pub cause: Arc<Cause>,
     /// ICD-10-CM codes (with those added by present findings).
     pub icd10: Vec<String>,
     /// Share of the total weight (0 to 1); a ranking aid, not a probability of disease.
     pub weight: f64,
-    /// Can't-miss cause.
-    pub cant_miss: bool,
     /// Evidence raising it, strongest first.
     pub evidence_for: Vec<Evidence>,
     /// Evidence lowering it, strongest first.
     pub evidence_against: Vec<Evidence>,
+}
+
+impl Candidate {
+    /// Cause id.
+    pub fn id(&self) -> &str {
+        &self.cause.id
+    }
+    /// Clinical name.
+    pub fn name(&self) -> &str {
+        &self.cause.name
+    }
+    /// Plain name.
+    pub fn plain(&self) -> &str {
+        &self.cause.plain
+    }
+    /// Can't-miss cause.
+    pub fn cant_miss(&self) -> bool {
+        self.cause.cant_miss
+    }
     /// Tests that help confirm or exclude it.
-    pub tests: Vec<String>,
+    pub fn tests(&self) -> &[String] {
+        &self.cause.tests
+    }
     /// A sentence on the cause.
-    pub summary: String,
+    pub fn summary(&self) -> &str {
+        &self.cause.summary
+    }
     /// Sources.
-    pub sources: Vec<String>,
+    pub fn sources(&self) -> &[String] {
+        &self.cause.sources
+    }
 }
 
 fn prior(c: &Cause, band: AgeBand) -> f64 {
@@ -62,16 +99,6 @@ fn prior(c: &Cause, band: AgeBand) -> f64 {
 /// How many causes are described in full; the rest only move the shares.
 const LISTED: usize = 10;
 
-fn lr_of(cf: &leuko_kb::CauseFinding, findings: &Findings) -> Option<(f64, Truth)> {
-    let f = findings.get(&cf.id)?;
-    let lr = match f.truth {
-        Truth::True => cf.lr_present,
-        Truth::False => cf.lr_absent,
-        Truth::Unknown => 1.0,
-    };
-    (lr != 1.0).then_some((lr, f.truth))
-}
-
 /// Ranks every cause, most likely first, and describes the first ten in full. `truths` holds
 /// each finding's truth by its knowledge-base slot (`Knowledge::finding_slot`).
 pub fn rank(
@@ -81,7 +108,7 @@ pub fn rank(
     band: AgeBand,
 ) -> Vec<Candidate> {
     // Weights first (cheap, by slot), then words only for the causes that are listed.
-    let mut scored: Vec<(f64, &Cause)> = kb
+    let mut scored: Vec<(f64, &Arc<Cause>)> = kb
         .causes
         .iter()
         .enumerate()
@@ -114,20 +141,25 @@ pub fn rank(
         .map(|(log_w, c)| {
             let mut evidence_for = Vec::new();
             let mut evidence_against = Vec::new();
-            for cf in &c.findings {
-                let Some((lr, truth)) = lr_of(cf, findings) else {
-                    continue;
+            let slots = kb
+                .causes
+                .iter()
+                .position(|k| Arc::ptr_eq(k, c))
+                .map_or(&[][..], |i| kb.cause_finding_slots(i));
+            for (index, (cf, slot)) in c.findings.iter().zip(slots).enumerate() {
+                let (lr, truth) = match truths.get(*slot) {
+                    Some(Truth::True) => (cf.lr_present, Truth::True),
+                    Some(Truth::False) => (cf.lr_absent, Truth::False),
+                    _ => continue,
                 };
+                if lr == 1.0 {
+                    continue;
+                }
                 let e = Evidence {
-                    finding: cf.id.clone(),
+                    cause: Arc::clone(c),
+                    index,
                     truth,
                     lr,
-                    why: cf.why.clone(),
-                    detail: findings
-                        .get(&cf.id)
-                        .map(|f| f.detail.clone())
-                        .unwrap_or_default(),
-                    sources: cf.sources.clone(),
                 };
                 if lr > 1.0 {
                     evidence_for.push(e)
@@ -148,17 +180,11 @@ pub fn rank(
                 }
             }
             Candidate {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                plain: c.plain.clone(),
+                cause: Arc::clone(c),
                 icd10,
                 weight: (log_w - max).exp() / total,
-                cant_miss: c.cant_miss,
                 evidence_for,
                 evidence_against,
-                tests: c.tests.clone(),
-                summary: c.summary.clone(),
-                sources: c.sources.clone(),
             }
         })
         .collect()
@@ -169,7 +195,7 @@ pub fn rank(
 pub fn cant_miss_open(ranked: &[Candidate]) -> Vec<&Candidate> {
     ranked
         .iter()
-        .filter(|c| c.cant_miss)
+        .filter(|c| c.cant_miss())
         .filter(|c| c.weight >= 0.02 || c.evidence_for.iter().any(|e| e.lr >= 10.0))
         .filter(|c| c.evidence_against.iter().all(|e| e.lr >= 0.05))
         .collect()

@@ -118,16 +118,19 @@ pub fn actions(ctx: &Context, a: &Assessment) -> Vec<Action> {
     if t("single-count").is_true() && a.level >= Level::Routine && !a.differential.is_empty() {
         push("act-repeat-with-smear", String::new());
     }
-    if a.differential.iter().take(3).any(|c| c.id == "duffy-null")
+    if a.differential
+        .iter()
+        .take(3)
+        .any(|c| c.id() == "duffy-null")
         || t("within-personal-interval").is_true()
     {
         push("act-duffy-interval", String::new());
     }
-    if a.differential.first().is_some_and(|c| c.id == "cyclic") || t("cyclic-pattern").is_true() {
+    if a.differential.first().is_some_and(|c| c.id() == "cyclic") || t("cyclic-pattern").is_true() {
         push("act-cyclic-monitoring", String::new());
     }
     if a.level <= Level::Routine && !a.differential.is_empty() {
-        if a.differential.first().is_some_and(|c| c.id == "viral") {
+        if a.differential.first().is_some_and(|c| c.id() == "viral") {
             push("act-recheck-viral", String::new());
         } else {
             push("act-recheck-mild", String::new());
@@ -428,27 +431,27 @@ pub fn explanation(kb: &leuko_kb::Knowledge, a: &Assessment) -> Vec<Statement> {
                 .evidence_for
                 .iter()
                 .take(3)
-                .map(|e| format!("{} ({})", e.why, e.detail))
+                .map(|e| format!("{} ({})", e.why(), a.detail(e)))
                 .collect();
             let against: Vec<String> = c
                 .evidence_against
                 .iter()
                 .take(2)
-                .map(|e| e.why.clone())
+                .map(|e| e.why().to_owned())
                 .collect();
             let mut sources: Vec<String> = c
                 .evidence_for
                 .iter()
                 .take(3)
-                .flat_map(|e| e.sources.clone())
+                .flat_map(|e| e.sources().iter().cloned())
                 .collect();
-            sources.extend(c.sources.iter().take(2).cloned());
+            sources.extend(c.sources().iter().take(2).cloned());
             sources.dedup();
             say(
                 Clinical,
                 format!(
                     "Possible cause: {} [{}]{}{}.",
-                    c.name,
+                    c.name(),
                     c.icd10.join(", "),
                     if for_text.is_empty() {
                         String::new()
@@ -464,12 +467,7 @@ pub fn explanation(kb: &leuko_kb::Knowledge, a: &Assessment) -> Vec<Statement> {
                 sources.clone(),
             );
         }
-        let plain: Vec<&str> = a
-            .differential
-            .iter()
-            .take(3)
-            .map(|c| c.plain.as_str())
-            .collect();
+        let plain: Vec<&str> = a.differential.iter().take(3).map(|c| c.plain()).collect();
         say(
             Plain,
             format!(
@@ -479,13 +477,13 @@ pub fn explanation(kb: &leuko_kb::Knowledge, a: &Assessment) -> Vec<Statement> {
             a.differential
                 .iter()
                 .take(3)
-                .flat_map(|c| c.sources.iter().take(1).cloned())
+                .flat_map(|c| c.sources().iter().take(1).cloned())
                 .collect(),
         );
         let open: Vec<String> = a
             .cant_miss_open
             .iter()
-            .filter(|id| a.differential.iter().take(3).all(|c| &c.id != *id))
+            .filter(|id| a.differential.iter().take(3).all(|c| &c.id() != *id))
             .filter_map(|id| kb.cause(id).map(|c| c.name.clone()))
             .collect();
         if !open.is_empty() {
@@ -510,7 +508,7 @@ pub fn explanation(kb: &leuko_kb::Knowledge, a: &Assessment) -> Vec<Statement> {
         // Seed corrections that matter for this person.
         if a.differential
             .first()
-            .is_some_and(|c| c.id == "drug-induced")
+            .is_some_and(|c| c.id() == "drug-induced")
         {
             say(Clinical, "Seed 001 calls a fall after antibiotics 'quite normal'; non-chemotherapy drug agranulocytosis carries about 5% mortality and the drug is stopped (Andersohn 2007). leuko follows the review.".to_owned(), vec!["seed-001".to_owned(), "andersohn-2007".to_owned()]);
         }

@@ -1,6 +1,8 @@
 //! The work-up (tests in a sensible order, each with its reason) and the actions.
 
-use leuko_kb::AnalyteId;
+use std::sync::Arc;
+
+use leuko_kb::{AnalyteId, Test};
 
 use crate::differential::Candidate;
 use crate::findings::Context;
@@ -32,25 +34,44 @@ impl Priority {
     }
 }
 
-/// One test of the work-up.
-#[derive(Debug, Clone, PartialEq)]
+/// One test of the work-up: the knowledge base's test (shared) and why it is here.
+#[derive(Debug, Clone)]
 pub struct WorkupItem {
-    /// Test id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// LOINC code, when one names the test.
-    pub loinc: Option<String>,
-    /// Why, for this person.
-    pub reason: String,
-    /// Plain words.
-    pub plain: String,
+    /// The test.
+    pub test: Arc<Test>,
+    /// Why, for this person, when it differs from the test's own reason.
+    pub reason_here: Option<String>,
     /// Priority.
     pub priority: Priority,
     /// Causes it helps with (ids).
     pub for_causes: Vec<String>,
+}
+
+impl WorkupItem {
+    /// Test id.
+    pub fn id(&self) -> &str {
+        &self.test.id
+    }
+    /// Name.
+    pub fn name(&self) -> &str {
+        &self.test.name
+    }
+    /// LOINC code, when one names the test.
+    pub fn loinc(&self) -> Option<&str> {
+        (!self.test.loinc.is_empty()).then_some(self.test.loinc.as_str())
+    }
+    /// Why.
+    pub fn reason(&self) -> &str {
+        self.reason_here.as_deref().unwrap_or(&self.test.reason)
+    }
+    /// Plain words.
+    pub fn plain(&self) -> &str {
+        &self.test.plain
+    }
     /// Sources.
-    pub sources: Vec<String>,
+    pub fn sources(&self) -> &[String] {
+        &self.test.sources
+    }
 }
 
 const SPECIALIST: &[&str] = &["bone-marrow", "elane", "flow-lgl", "granulocyte-antibodies"];
@@ -61,7 +82,7 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
     let t = |id: &str| f.get(id).map_or(Truth::Unknown, |x| x.truth);
     let mut items: Vec<WorkupItem> = Vec::new();
     let mut add = |id: &str, priority: Priority, reason: Option<String>, cause: Option<&str>| {
-        if let Some(existing) = items.iter_mut().find(|i| i.id == id) {
+        if let Some(existing) = items.iter_mut().find(|i| i.id() == id) {
             if let Some(c) = cause
                 && !existing.for_causes.iter().any(|x| x == c)
             {
@@ -70,16 +91,14 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
             existing.priority = existing.priority.min(priority);
             return;
         }
-        let Some(test) = kb.test(id) else { return };
+        let Some(test) = kb.test_shared(id) else {
+            return;
+        };
         items.push(WorkupItem {
-            id: test.id.clone(),
-            name: test.name.clone(),
-            loinc: (!test.loinc.is_empty()).then(|| test.loinc.clone()),
-            reason: reason.unwrap_or_else(|| test.reason.clone()),
-            plain: test.plain.clone(),
+            test: Arc::clone(test),
+            reason_here: reason,
             priority,
             for_causes: cause.map(|c| vec![c.to_owned()]).unwrap_or_default(),
-            sources: test.sources.clone(),
         });
     };
 
@@ -129,11 +148,11 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
             ranked
                 .iter()
                 .skip(4)
-                .filter(|c| c.cant_miss && c.weight >= 0.05),
+                .filter(|c| c.cant_miss() && c.weight >= 0.05),
         )
         .collect();
     for c in leading {
-        for test in &c.tests {
+        for test in c.tests() {
             // A test whose result is already in the record is not asked for again.
             let done = match test.as_str() {
                 "b12" => ctx.value(AnalyteId::B12).is_some(),
@@ -151,7 +170,7 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
             } else {
                 Priority::FirstLine
             };
-            add(test, priority, None, Some(&c.id));
+            add(test, priority, None, Some(&c.id()));
         }
     }
     if t("blasts").is_true() || (t("pancytopenia").is_true() && t("b12-normal").is_true()) {
@@ -171,12 +190,12 @@ pub fn discriminating(ranked: &[Candidate]) -> Option<(String, String, String)> 
     // Only when the second cause is still a contender.
     let b = ranked.get(1).filter(|b| b.weight >= 0.05)?;
     let pick = |x: &Candidate, y: &Candidate| {
-        x.tests
+        x.tests()
             .iter()
-            .find(|t| !y.tests.contains(t) && t.as_str() != "cbc-diff-smear")
+            .find(|t| !y.tests().contains(t) && t.as_str() != "cbc-diff-smear")
             .cloned()
     };
     pick(a, b)
         .or_else(|| pick(b, a))
-        .map(|t| (t, a.id.clone(), b.id.clone()))
+        .map(|t| (t, a.id().to_owned(), b.id().to_owned()))
 }

@@ -200,8 +200,8 @@ impl Knowledge {
             clozapine,
             concepts: concepts.concept,
             drugs: drugs.drug,
-            causes: causes.cause,
-            tests: workup.test,
+            causes: causes.cause.into_iter().map(std::sync::Arc::new).collect(),
+            tests: workup.test.into_iter().map(std::sync::Arc::new).collect(),
             rules: rules.rule,
             params: rules.params,
             index: Index::default(),
@@ -245,7 +245,11 @@ impl Knowledge {
 
     /// The cause with this id.
     pub fn cause(&self, id: &str) -> Option<&Cause> {
-        self.index.causes.get(id).and_then(|&i| self.causes.get(i))
+        self.index
+            .causes
+            .get(id)
+            .and_then(|&i| self.causes.get(i))
+            .map(|c| &**c)
     }
 
     /// The drug with this id.
@@ -261,9 +265,18 @@ impl Knowledge {
             .and_then(|&i| self.concepts.get(i))
     }
 
+    /// The test with this id, shared.
+    pub fn test_shared(&self, id: &str) -> Option<&std::sync::Arc<Test>> {
+        self.index.tests.get(id).and_then(|&i| self.tests.get(i))
+    }
+
     /// The test with this id.
     pub fn test(&self, id: &str) -> Option<&Test> {
-        self.index.tests.get(id).and_then(|&i| self.tests.get(i))
+        self.index
+            .tests
+            .get(id)
+            .and_then(|&i| self.tests.get(i))
+            .map(|t| &**t)
     }
 
     /// The rule with this id.

@@ -28,9 +28,9 @@ pub struct Knowledge {
     /// Drugs and their haematological toxicity.
     pub drugs: Vec<Drug>,
     /// Causes for the differential.
-    pub causes: Vec<Cause>,
+    pub causes: Vec<std::sync::Arc<Cause>>,
     /// Tests for the work-up.
-    pub tests: Vec<Test>,
+    pub tests: Vec<std::sync::Arc<Test>>,
     /// Triage and action rules.
     pub rules: Vec<Rule>,
     /// Numeric parameters of the pattern and triage logic.

@@ -192,7 +192,7 @@ fn unknown_is_not_absent() {
         a.differential
             .iter()
             .take(3)
-            .any(|c| c.id == "drug-induced")
+            .any(|c| c.id() == "drug-induced")
     );
 }
 

@@ -81,5 +81,5 @@ impl R {
 }
 
 pub fn top(a: &Assessment) -> &str {
-    a.differential.first().map_or("", |c| c.id.as_str())
+    a.differential.first().map_or("", |c| c.id())
 }
