@@ -483,7 +483,7 @@ pub fn explanation(kb: &leuko_kb::Knowledge, a: &Assessment) -> Vec<Statement> {
         let open: Vec<String> = a
             .cant_miss_open
             .iter()
-            .filter(|id| a.differential.iter().take(3).all(|c| &c.id() != *id))
+            .filter(|id| a.differential.iter().take(3).all(|c| c.id() != id.as_str()))
             .filter_map(|id| kb.cause(id).map(|c| c.name.clone()))
             .collect();
         if !open.is_empty() {

@@ -170,7 +170,7 @@ pub fn build(ctx: &Context, f: &Findings, ranked: &[Candidate], level: Level) ->
             } else {
                 Priority::FirstLine
             };
-            add(test, priority, None, Some(&c.id()));
+            add(test, priority, None, Some(c.id()));
         }
     }
     if t("blasts").is_true() || (t("pancytopenia").is_true() && t("b12-normal").is_true()) {
