@@ -506,7 +506,8 @@ impl AssessmentJson {
                             population: leuko_kb::Population::DuffyNull,
                             ..
                         } => "Duffy-null (DANC) interval".to_owned(),
-                        leuko_core::LimitSource::Profile { id, .. } => {
+                        leuko_core::LimitSource::Profile { index } => {
+                            let id = kb.profiles.get(*index).map_or("", |p| p.id.as_str());
                             format!("{id} neutropenia threshold")
                         }
                     }),

@@ -210,13 +210,14 @@ impl Assessment {
 
 /// Formats a number without trailing zeros (0.5, 1.25, 12).
 pub fn fmt_num(v: f64) -> String {
-    let s = format!("{v:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_owned()
-    } else {
-        s.to_owned()
+    let mut s = format!("{v:.3}");
+    while s.ends_with('0') {
+        s.pop();
     }
+    if s.ends_with('.') {
+        s.pop();
+    }
+    if s == "-0" { "0".to_owned() } else { s }
 }
 
 /// Assesses a record as of a moment. Total: bad or missing data shows up in `missing` and

@@ -510,6 +510,10 @@ fn derive_absolute(
     percents: &[AnalyteId],
     notes: &mut Vec<crate::InputNote>,
 ) {
+    // Nothing to compute without the main percentage (the common case: an absolute count).
+    if percents.first().is_none_or(|p| !series.contains_key(p)) {
+        return;
+    }
     let Some(wbc) = series.get(&AnalyteId::Wbc).cloned() else {
         return;
     };

@@ -40,8 +40,8 @@ impl AgeBand {
     }
 }
 
-/// Where a limit came from.
-#[derive(Debug, Clone, PartialEq)]
+/// Where a limit came from. Cheap to copy: it names the knowledge base's entry by position.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LimitSource {
     /// The laboratory's range sent with the result.
     Laboratory,
@@ -49,20 +49,18 @@ pub enum LimitSource {
     Interval {
         /// Its population.
         population: Population,
-        /// Its sources.
-        sources: Vec<String>,
+        /// Its position in `Knowledge::intervals`.
+        index: usize,
     },
     /// The threshold profile (neutropenia definition).
     Profile {
-        /// Profile id.
-        id: String,
-        /// Its sources.
-        sources: Vec<String>,
+        /// Its position in `Knowledge::profiles`.
+        index: usize,
     },
 }
 
 /// A lower limit and where it came from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limit {
     /// The value (canonical units).
     pub value: f64,
@@ -72,13 +70,44 @@ pub struct Limit {
 
 impl Limit {
     /// Source ids for citation.
-    pub fn source_ids(&self) -> Vec<String> {
-        match &self.source {
-            LimitSource::Laboratory => vec![],
-            LimitSource::Interval { sources, .. } | LimitSource::Profile { sources, .. } => {
-                sources.clone()
+    pub fn source_ids<'k>(&self, kb: &'k Knowledge) -> &'k [String] {
+        match self.source {
+            LimitSource::Laboratory => &[],
+            LimitSource::Interval { index, .. } => kb
+                .intervals
+                .get(index)
+                .map_or(&[], |iv| iv.sources.as_slice()),
+            LimitSource::Profile { index } => {
+                kb.profiles.get(index).map_or(&[], |p| p.sources.as_slice())
             }
         }
+    }
+}
+
+fn interval_limit(kb: &Knowledge, iv: &Interval) -> Limit {
+    let index = kb
+        .intervals
+        .iter()
+        .position(|x| std::ptr::eq(x, iv))
+        .unwrap_or(usize::MAX);
+    Limit {
+        value: iv.low,
+        source: LimitSource::Interval {
+            population: iv.population,
+            index,
+        },
+    }
+}
+
+fn profile_limit(kb: &Knowledge, profile: &Profile, value: f64) -> Limit {
+    let index = kb
+        .profiles
+        .iter()
+        .position(|x| std::ptr::eq(x, profile))
+        .unwrap_or(usize::MAX);
+    Limit {
+        value,
+        source: LimitSource::Profile { index },
     }
 }
 
@@ -120,30 +149,22 @@ pub fn population_lln(
             source: LimitSource::Laboratory,
         });
     }
-    interval(kb, obs.analyte, age_days, sex, Population::General).map(|iv| Limit {
-        value: iv.low,
-        source: LimitSource::Interval {
-            population: Population::General,
-            sources: iv.sources.clone(),
-        },
-    })
+    interval(kb, obs.analyte, age_days, sex, Population::General).map(|iv| interval_limit(kb, iv))
 }
 
 /// The profile's neutropenia threshold for an age; `None` for neonates under two weeks, for
 /// whom the reference interval applies.
-pub fn neutropenia_threshold(profile: &Profile, age_days: Option<u32>) -> Option<Limit> {
+pub fn neutropenia_threshold(
+    kb: &Knowledge,
+    profile: &Profile,
+    age_days: Option<u32>,
+) -> Option<Limit> {
     let age = age_days.unwrap_or(30 * 365);
     profile
         .neutropenia
         .iter()
         .find(|t| t.age_days[0] <= age && age < t.age_days[1])
-        .map(|t| Limit {
-            value: t.below,
-            source: LimitSource::Profile {
-                id: profile.id.clone(),
-                sources: profile.sources.clone(),
-            },
-        })
+        .map(|t| profile_limit(kb, profile, t.below))
 }
 
 /// The lower limit below which a result counts as low for this person.
@@ -164,17 +185,11 @@ pub fn personal_lln(
         duffy_null
             .then(|| interval(kb, analyte, age_days, sex, Population::DuffyNull))
             .flatten()
-            .map(|iv| Limit {
-                value: iv.low,
-                source: LimitSource::Interval {
-                    population: Population::DuffyNull,
-                    sources: iv.sources.clone(),
-                },
-            })
+            .map(|iv| interval_limit(kb, iv))
     };
     match obs.analyte {
         AnalyteId::Anc => {
-            let base = neutropenia_threshold(profile, age_days)
+            let base = neutropenia_threshold(kb, profile, age_days)
                 .or_else(|| population_lln(kb, obs, age_days, sex));
             match (base, danc(AnalyteId::Anc)) {
                 (Some(b), Some(d)) if d.value < b.value => Some(d),
@@ -193,13 +208,7 @@ pub fn personal_lln(
             }
             let adult = age_days.is_none_or(|d| d >= 18 * 365);
             match profile.leukopenia_below {
-                Some(v) if adult => Some(Limit {
-                    value: v,
-                    source: LimitSource::Profile {
-                        id: profile.id.clone(),
-                        sources: profile.sources.clone(),
-                    },
-                }),
+                Some(v) if adult => Some(profile_limit(kb, profile, v)),
                 _ => population_lln(kb, obs, age_days, sex),
             }
         }
