@@ -376,7 +376,7 @@ fn count_summaries(ctx: &Context) -> Vec<CountSummary> {
                 at: r.obs.at,
                 derived: r.obs.derived,
                 source_ref: r.obs.source_ref.clone(),
-                lower_limit: r.personal.clone(),
+                lower_limit: r.personal,
                 low: r.low(),
                 low_general: r.low_general(),
             }
