@@ -34,6 +34,9 @@ rm -rf "$out"
 python3 "$shared/vignettes/make_bundles.py" "$shared/vignettes/public.toml" "$out"
 python3 "$shared/vignettes/check.py" --bin "$bin" "$out"
 
+echo "== FHIR R4 output validated by Python fhir.resources (R4 4.0.1)"
+scripts/fhir-validate.sh
+
 echo "== command-line contract"
 scripts/cli-contract.sh "$bin"
 

@@ -83,8 +83,12 @@ enum KeysCommand {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
+    /// Readable in a terminal.
     Text,
+    /// The assessment JSON of the contract.
     Json,
+    /// A FHIR R4 Bundle: RiskAssessment, derived Observations, ServiceRequest proposals.
+    Fhir,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -226,6 +230,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     .map_err(|e| input_error(format!("--profile: {e}")))?;
             let out = AssessmentJson::from_assessment(&kb, &assessment);
             let text = match format {
+                Format::Fhir => {
+                    let bundle =
+                        leuko_fhir::write::assessment_bundle(&kb, &record, &assessment, None);
+                    serde_json::to_string_pretty(&bundle).map_err(|e| Failure {
+                        code: 3,
+                        message: e.to_string(),
+                    })? + "\n"
+                }
                 Format::Json => {
                     serde_json::to_string_pretty(&out).map_err(|e| Failure {
                         code: 3,

@@ -720,5 +720,7 @@ pub fn analyte_by_text<'k>(kb: &'k Knowledge, text: &str) -> Option<&'k leuko_kb
         .map(|(_, a)| *a)
 }
 
+pub mod write;
+
 #[cfg(test)]
 mod tests;
