@@ -42,3 +42,6 @@ scripts/cli-contract.sh "$bin"
 
 echo "== browser tests (Playwright driving Debian's Chromium against leuko serve)"
 scripts/browser-tests.sh
+
+echo "== API fuzzing (schemathesis against /openapi.json of a running leuko serve)"
+scripts/api-fuzz.sh

@@ -66,6 +66,52 @@ fn body(b: BodyIn) -> Result<Bytes> {
     })
 }
 
+/// Refuses a body that is JSON but not of the documented shape where serde would accept it
+/// anyway: serde reads a struct from an array as readily as from an object, so `[{}, []]` would
+/// pass for a record and `[null]` for its `patient`. The document (and `leuko schema`) say
+/// object; this keeps the service to it. Invalid JSON is left to the reader, which names the
+/// line and column.
+fn check_input_shape(body: &[u8]) -> Result<()> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(());
+    };
+    let Some(top) = value.as_object() else {
+        return Err(ApiError::invalid(
+            "$",
+            "the body is not a JSON object: send a FHIR resource or a leuko record",
+        ));
+    };
+    if leuko_fhir::is_fhir(&value) {
+        return Ok(());
+    }
+    let kind = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    };
+    if let Some(p) = top.get("patient").filter(|p| !p.is_object()) {
+        return Err(ApiError::invalid(
+            "patient",
+            format!("patient is {}, not an object", kind(p)),
+        ));
+    }
+    for list in ["results", "conditions", "medications"] {
+        let Some(items) = top.get(list).and_then(serde_json::Value::as_array) else {
+            continue;
+        };
+        if let Some((i, item)) = items.iter().enumerate().find(|(_, v)| !v.is_object()) {
+            return Err(ApiError::invalid(
+                format!("{list}[{i}]"),
+                format!("{list}[{i}] is {}, not an object", kind(item)),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn parse_asof(q: &HashMap<String, String>) -> Result<OffsetDateTime> {
     match q.get("asof") {
         Some(s) => OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
@@ -132,6 +178,7 @@ pub async fn assess(
     let q = query(q)?;
     let body = body(b)?;
     let as_of = parse_asof(&q)?;
+    check_input_shape(&body)?;
     let (record, _) = leuko_api::record::read_input(&s.kb, &body, as_of)
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
     Ok(Json(assess_record(&s, &record, as_of, &options(&q))?))
@@ -256,7 +303,9 @@ pub async fn create_patient(
 ) -> Result<impl IntoResponse> {
     let key = authorize(&s, &headers, Role::Write).await?;
     let body = body(b)?;
-    let p: PatientIn = serde_json::from_slice(&body)
+    // An object only: serde would read the struct from an array too.
+    let p: PatientIn = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+        .and_then(|m| serde_json::from_value(serde_json::Value::Object(m)))
         .map_err(|e| ApiError::invalid("$", format!("patient: {e}")))?;
     if let Some(id) = &p.id {
         check_id(id, "id")?;
@@ -362,6 +411,7 @@ pub async fn add_entries(
     let key = authorize(&s, &headers, Role::Write).await?;
     let id = path_id(id)?;
     let body = body(b)?;
+    check_input_shape(&body)?;
     let (record, json) = leuko_api::record::read_input(&s.kb, &body, now())
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
     let mut entries: Vec<(Option<String>, Entry)> = Vec::new();
@@ -720,4 +770,122 @@ pub async fn audit_log(
             })
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod wire_tests {
+    //! What the API fuzzer (`scripts/api-fuzz.sh`) found: every refusal is a JSON error.
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use crate::{AppState, app, create_key};
+
+    async fn call(
+        name: &str,
+        method: &str,
+        uri: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, String, Value) {
+        let path =
+            std::env::temp_dir().join(format!("leuko-wire-{name}-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let store =
+            leuko_store::open(&path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let key = create_key(
+            store.as_ref(),
+            leuko_store::Role::Admin,
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .1;
+        let kb = leuko_kb::Knowledge::embedded().unwrap_or_else(|e| panic!("{e}"));
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::from(body))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let resp = app(AppState::new(kb, store))
+            .oneshot(req)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        (
+            status,
+            content_type,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_a_json_413() {
+        let big = vec![b' '; crate::BODY_LIMIT + 1];
+        for uri in ["/v1/assess", "/v1/patients", "/v1/patients/p1/entries"] {
+            let (status, content_type, body) = call("big", "POST", uri, big.clone()).await;
+            assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{uri}");
+            assert_eq!(content_type, "application/json", "{uri}");
+            assert_eq!(body["error"]["code"], "payload_too_large", "{uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_path_id_is_a_json_400() {
+        for uri in [
+            "/v1/patients/%FF",
+            "/v1/patients/..",
+            "/v1/patients/./timeline",
+            "/v1/patients/has%20space/assessments",
+        ] {
+            let (status, content_type, body) = call("path", "GET", uri, Vec::new()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+            assert_eq!(content_type, "application/json", "{uri}");
+            assert_eq!(body["error"]["field"], "id", "{uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_of_arrays_is_refused_naming_the_field() {
+        for (body, field) in [
+            (r"[{}, [], [], []]", "$"),
+            (r#"{"patient": [null, null]}"#, "patient"),
+            (
+                r#"{"results": [{"analyte": "anc", "value": 1, "unit": "10^9/L", "at": "2026-01-01"}, ["wbc", 1, "10^9/L", "2026-01-01"]]}"#,
+                "results[1]",
+            ),
+            (r#"{"medications": [null]}"#, "medications[0]"),
+        ] {
+            let (status, _, answer) =
+                call("shape", "POST", "/v1/assess", body.as_bytes().to_vec()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(answer["error"]["field"], field, "{body}");
+        }
+        let (status, _, answer) = call(
+            "shape-patient",
+            "POST",
+            "/v1/patients",
+            b"[null, null, null]".to_vec(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer["error"]["code"], "invalid_input");
+    }
 }

@@ -25,11 +25,11 @@ pub(crate) struct ErrorBody {
 /// The error object.
 #[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct ErrorDetail {
-    /// Stable code: `invalid_input`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
-    /// `payload_too_large`, `internal`.
+    /// Stable code: `invalid_input`, `unauthorized`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `payload_too_large`, `internal`.
     #[schemars(extend("enum" = [
-        "invalid_input", "unauthorized", "forbidden", "not_found", "conflict",
-        "payload_too_large", "internal"
+        "invalid_input", "unauthorized", "forbidden", "not_found", "method_not_allowed",
+        "conflict", "payload_too_large", "internal"
     ]))]
     pub code: String,
     /// What is wrong, naming the field and the value.
@@ -85,6 +85,15 @@ impl ApiError {
                 "the request body is larger than {} bytes",
                 crate::BODY_LIMIT
             ),
+            field: None,
+        }
+    }
+    /// A method the route does not serve (axum keeps the `Allow` header).
+    pub fn method_not_allowed() -> ApiError {
+        ApiError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "method_not_allowed",
+            message: "this route does not serve that method".to_owned(),
             field: None,
         }
     }

@@ -98,6 +98,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/patients/{id}/assessments", get(api::assessments))
         .route("/v1/audit", get(api::audit_log))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .route_layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,

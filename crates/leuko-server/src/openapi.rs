@@ -213,7 +213,7 @@ fn parameter(p: Param, profiles: &[String]) -> Value {
         Param::AsOf => (
             "asof",
             "The moment of assessment, RFC 3339 (such as 2026-02-17T20:00:00Z); default now. Data after it is ignored.",
-            json!({"type": "string", "format": "date-time"}),
+            json!({"type": "string", "format": "date-time", "examples": ["2026-04-15T12:00:00Z"]}),
         ),
         Param::Profile => (
             "profile",
@@ -231,6 +231,31 @@ fn parameter(p: Param, profiles: &[String]) -> Value {
         ),
     };
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+}
+
+/// Request examples: the repository's own, which the examples phase of `scripts/api-fuzz.sh`
+/// sends (so real assessments are checked against the answer's schema too).
+fn request_examples(schema: &str) -> Option<Value> {
+    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    match schema {
+        "AssessInput" => Some(json!({
+            "record": {
+                "summary": "A leuko record: clozapine, week 10, sore throat",
+                "value": parse(include_str!("../../../examples/clozapine-week-10.json")),
+            },
+            "fhir": {
+                "summary": "A FHIR R4 Bundle: febrile neutropenia after chemotherapy",
+                "value": parse(include_str!("../../../examples/fhir-febrile-neutropenia.json")),
+            },
+        })),
+        "PatientIn" => Some(json!({
+            "patient": {
+                "summary": "A patient with a client id",
+                "value": {"id": "p-0001", "birth_date": "1998-03-02", "sex": "female"},
+            },
+        })),
+        _ => None,
+    }
 }
 
 fn json_body(schema: &str) -> Value {
@@ -370,7 +395,11 @@ fn build() -> Value {
             "responses": responses(op),
         });
         if let Some(schema) = op.request {
-            operation["requestBody"] = json!({"required": true, "content": json_body(schema)});
+            let mut content = json_body(schema);
+            if let Some(examples) = request_examples(schema) {
+                content["application/json"]["examples"] = examples;
+            }
+            operation["requestBody"] = json!({"required": true, "content": content});
         }
         if op.secured {
             operation["security"] = json!([{"bearer": []}, {"apiKey": []}]);
