@@ -170,18 +170,35 @@ fn assess_record(
 }
 
 /// `POST /v1/assess`: a FHIR Bundle or a leuko record in, the assessment out; nothing stored.
+/// With `Accept: application/fhir+json` the answer is a FHIR R4 Bundle (RiskAssessment,
+/// derived Observations, ServiceRequest proposals) instead of the contract's JSON.
 pub async fn assess(
     State(s): State<AppState>,
+    headers: HeaderMap,
     q: QueryIn,
     b: BodyIn,
-) -> Result<Json<AssessmentJson>> {
+) -> Result<axum::response::Response> {
     let q = query(q)?;
     let body = body(b)?;
     let as_of = parse_asof(&q)?;
     check_input_shape(&body)?;
     let (record, _) = leuko_api::record::read_input(&s.kb, &body, as_of)
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
-    Ok(Json(assess_record(&s, &record, as_of, &options(&q))?))
+    let wants_fhir = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(leuko_fhir::write::MEDIA_TYPE));
+    if wants_fhir {
+        let a = leuko_core::assess(&s.kb, &record, as_of, &options(&q))
+            .map_err(|e| ApiError::invalid("profile", e.to_string()))?;
+        let bundle = leuko_fhir::write::assessment_bundle(&s.kb, &record, &a, None);
+        return Ok((
+            [("content-type", leuko_fhir::write::MEDIA_TYPE)],
+            Json(bundle),
+        )
+            .into_response());
+    }
+    Ok(Json(assess_record(&s, &record, as_of, &options(&q))?).into_response())
 }
 
 /// Checks the key and its role; returns the key.

@@ -20,6 +20,8 @@ enum Body {
     Json(&'static str),
     /// Text of a media type (`text/html`, …).
     Text(&'static str),
+    /// JSON of a component schema, or a FHIR R4 Bundle when `Accept: application/fhir+json`.
+    JsonOrFhir(&'static str),
 }
 
 /// A query parameter.
@@ -53,7 +55,7 @@ const OPS: &[Op] = &[
         summary: "Assess a FHIR R4 Bundle or a leuko record; nothing is stored",
         secured: false,
         request: Some("AssessInput"),
-        ok: &[(200, "The assessment", Body::Json("AssessmentJson"))],
+        ok: &[(200, "The assessment", Body::JsonOrFhir("AssessmentJson"))],
         query: &[Param::AsOf, Param::Profile],
         conflicts: false,
     },
@@ -273,6 +275,16 @@ fn responses(op: &Op) -> Map<String, Value> {
         let content = match body {
             Body::Json(schema) => json_body(schema),
             Body::Text(media) => json!({*media: {"schema": {"type": "string"}}}),
+            Body::JsonOrFhir(schema) => {
+                let mut c = json_body(schema);
+                c["application/fhir+json"] = json!({"schema": {
+                    "type": "object",
+                    "description": "A FHIR R4 Bundle: RiskAssessment, derived Observations, ServiceRequest proposals (with Accept: application/fhir+json).",
+                    "required": ["resourceType"],
+                    "properties": {"resourceType": {"const": "Bundle"}}
+                }});
+                c
+            }
         };
         r.insert(
             status.to_string(),

@@ -343,3 +343,46 @@ async fn operations_endpoints() {
     let (status, _) = call(&f, "GET", "/", None, None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn assess_answers_fhir_when_asked() {
+    let f = fixture("fhir");
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/assess?asof=2026-02-17T20:00:00Z")
+        .header("content-type", "application/json")
+        .header("accept", "application/fhir+json")
+        .body(Body::from(febrile().to_string()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = app(f.state.clone())
+        .oneshot(req)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/fhir+json")
+    );
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let bundle: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    assert_eq!(bundle["resourceType"], "Bundle");
+    let kinds: Vec<&str> = bundle["entry"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter_map(|x| x["resource"]["resourceType"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        kinds.contains(&"RiskAssessment") && kinds.contains(&"ServiceRequest"),
+        "{kinds:?}"
+    );
+}
