@@ -134,7 +134,15 @@ impl PgStore {
         // A panic while the lock was held leaves no open transaction (dropping one rolls it
         // back), so a poisoned lock is taken over.
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        if conn.client.is_closed() {
+        // A connection the server terminated may not be marked closed yet (the client learns
+        // it on its next read), so it is checked with an empty query: one loopback round trip,
+        // small next to a committed write, and no call fails twice after a restart.
+        if conn.client.is_closed()
+            || conn
+                .client
+                .is_valid(std::time::Duration::from_secs(2))
+                .is_err()
+        {
             conn.client = connect(&self.url)?;
             conn.stmts.clear();
         }
