@@ -524,6 +524,24 @@ pub(crate) fn check_repeat(
     }
 }
 
+/// A batch of entries ready to write: each with its id (the client's, or a new one), kind and
+/// columns.
+pub(crate) type Prepared = Vec<(String, (Kind, Cols))>;
+
+/// Prepares a batch: ids, kinds and columns, refusing values that cannot be stored exactly.
+pub(crate) fn prepare(entries: &[(Option<String>, Entry)]) -> Result<Prepared, StoreError> {
+    entries
+        .iter()
+        .map(|(client_id, entry)| {
+            let id = match client_id {
+                Some(id) => id.clone(),
+                None => new_id()?,
+            };
+            Ok((id, (Kind::of(entry), Cols::from_entry(entry)?)))
+        })
+        .collect()
+}
+
 /// The order in which a batch's entries are written: by id (byte order), entries with the
 /// same id in the order given. Every transaction thus takes its ids' locks in one global
 /// order, and two batches sharing ids cannot deadlock on PostgreSQL; a repeated id within a

@@ -431,14 +431,7 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Vec<(String, bool)>, StoreError> {
         let recorded_at = codec::time_text(now)?;
-        let mut prepared_entries = Vec::with_capacity(entries.len());
-        for (client_id, entry) in entries {
-            let id = match client_id {
-                Some(id) => id.clone(),
-                None => codec::new_id()?,
-            };
-            prepared_entries.push((id, (Kind::of(entry), Cols::from_entry(entry)?)));
-        }
+        let prepared_entries = codec::prepare(entries)?;
         let order = codec::write_order(&prepared_entries);
         self.with_tx(false, |tx, stmts| {
             if !patient_exists(tx, stmts, patient_id)? {

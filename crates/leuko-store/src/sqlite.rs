@@ -362,14 +362,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Vec<(String, bool)>, StoreError> {
         let recorded_at = codec::time_text(now)?;
-        let mut prepared = Vec::with_capacity(entries.len());
-        for (client_id, entry) in entries {
-            let id = match client_id {
-                Some(id) => id.clone(),
-                None => codec::new_id()?,
-            };
-            prepared.push((id, (Kind::of(entry), Cols::from_entry(entry)?)));
-        }
+        let prepared = codec::prepare(entries)?;
         let order = codec::write_order(&prepared);
         let mut conn = self.lock();
         let tx = write_tx(&mut conn)?;
