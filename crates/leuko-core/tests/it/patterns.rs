@@ -265,3 +265,28 @@ fn data_after_as_of_is_ignored() {
         .assess();
     assert_eq!(a.level, Level::None);
 }
+
+#[test]
+fn kleene_logic_truth_table() {
+    use Truth::{False as F, True as T, Unknown as U};
+    let all = [T, F, U];
+    for a in all {
+        for b in all {
+            let and = match (a, b) {
+                (F, _) | (_, F) => F,
+                (T, T) => T,
+                _ => U,
+            };
+            let or = match (a, b) {
+                (T, _) | (_, T) => T,
+                (F, F) => F,
+                _ => U,
+            };
+            assert_eq!(a.and(b), and, "{a:?} and {b:?}");
+            assert_eq!(a.or(b), or, "{a:?} or {b:?}");
+            assert_eq!(a.and(b), b.and(a));
+            assert_eq!(a.not().not(), a);
+        }
+    }
+    assert_eq!(U.not(), U);
+}
