@@ -5,20 +5,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+stages=0
+# Each stage that starts means the one before it passed (set -e stops at the first failure).
+stage() { stages=$((stages + 1)); echo "$1"; }
 
-echo "== setup"
+stage "== setup"
 scripts/setup.sh
 
-echo "== rustfmt"
+stage "== rustfmt"
 cargo fmt --all -- --check
 
-echo "== clippy (-D warnings)"
+stage "== clippy (-D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== build (release)"
+stage "== build (release)"
 cargo build --release --locked -p leuko-cli
 
-echo "== tests (the store suite runs on SQLite and on a real PostgreSQL started here)"
+stage "== tests (the store suite runs on SQLite and on a real PostgreSQL started here)"
 if cargo nextest --version >/dev/null 2>&1; then
   scripts/with-postgres.sh cargo nextest run --workspace --locked --no-fail-fast
 else
@@ -27,21 +30,24 @@ fi
 
 bin="${CARGO_TARGET_DIR:-target}/release/leuko"
 
-echo "== public vignettes"
+stage "== public vignettes"
 shared="$(pwd)/../shared"
 out="target/vignettes/public"
 rm -rf "$out"
 python3 "$shared/vignettes/make_bundles.py" "$shared/vignettes/public.toml" "$out"
 python3 "$shared/vignettes/check.py" --bin "$bin" "$out"
 
-echo "== FHIR R4 output validated by Python fhir.resources (R4 4.0.1)"
+stage "== FHIR R4 output validated by Python fhir.resources (R4 4.0.1)"
 scripts/fhir-validate.sh
 
-echo "== command-line contract"
+stage "== command-line contract"
 scripts/cli-contract.sh "$bin"
 
-echo "== browser tests (Playwright driving Debian's Chromium against leuko serve)"
+stage "== browser tests (Playwright driving Debian's Chromium against leuko serve)"
 scripts/browser-tests.sh
 
-echo "== API fuzzing (schemathesis against /openapi.json of a running leuko serve)"
+stage "== API fuzzing (schemathesis against /openapi.json of a running leuko serve)"
 scripts/api-fuzz.sh
+
+# Reaching this line means every stage passed.
+echo "scripts/test.sh: $stages passed, 0 failed"
