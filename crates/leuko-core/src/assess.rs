@@ -296,7 +296,14 @@ pub fn assess(
     } else {
         Vec::new()
     };
-    let fired = triage::evaluate(&ctx, &findings, &differential, clozapine_level);
+    let clozapine_overdue = clozapine.as_ref().is_some_and(|c| c.overdue == Some(true));
+    let fired = triage::evaluate(
+        &ctx,
+        &findings,
+        &differential,
+        clozapine_level,
+        clozapine_overdue,
+    );
     let level = fired.first().map_or(Level::None, |f| f.level);
     let cant_miss_open = differential::cant_miss_open(&differential)
         .into_iter()

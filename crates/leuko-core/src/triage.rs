@@ -65,6 +65,7 @@ pub fn evaluate(
     f: &Findings,
     ranked: &[Candidate],
     clozapine_level: Option<Level>,
+    clozapine_overdue: bool,
 ) -> Vec<Fired> {
     let p = &ctx.kb.params;
     let t = |id: &str| f.get(id).map_or(Truth::Unknown, |x| x.truth);
@@ -189,6 +190,12 @@ pub fn evaluate(
         Some(l) if l >= Level::Urgent => fire("clozapine-interrupt", anc_text.clone()),
         Some(Level::Soon) => fire("clozapine-mild", anc_text.clone()),
         _ => {}
+    }
+    if clozapine_overdue {
+        fire(
+            "clozapine-monitoring-overdue",
+            "the last ANC is older than the routine interval".to_owned(),
+        );
     }
     if t("suspect-drug").is_true() && below(anc, p.moderate_anc.value) {
         fire("suspect-drug-agranulocytosis", detail("suspect-drug"));
