@@ -26,10 +26,11 @@ pub(crate) struct ErrorBody {
 #[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct ErrorDetail {
     /// Stable code: `invalid_input`, `unauthorized`, `forbidden`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `payload_too_large`, `internal`.
+    /// `method_not_allowed`, `conflict`, `precondition_failed` (CDS Hooks prefetch missing),
+    /// `payload_too_large`, `internal`.
     #[schemars(extend("enum" = [
         "invalid_input", "unauthorized", "forbidden", "not_found", "method_not_allowed",
-        "conflict", "payload_too_large", "internal"
+        "conflict", "precondition_failed", "payload_too_large", "internal"
     ]))]
     pub code: String,
     /// What is wrong, naming the field and the value.

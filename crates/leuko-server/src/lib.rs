@@ -9,6 +9,7 @@
 //! latency, never bodies.
 
 mod api;
+mod cds;
 mod error;
 mod metrics;
 pub mod openapi;
@@ -97,6 +98,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/patients/{id}/assess", post(api::assess_patient))
         .route("/v1/patients/{id}/assessments", get(api::assessments))
         .route("/v1/audit", get(api::audit_log))
+        .route("/cds-services", get(cds::discovery))
+        .route("/cds-services/{id}", post(cds::call))
+        .route("/cds-services/{id}/feedback", post(cds::feedback))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .route_layer(axum::middleware::from_fn_with_state(
