@@ -13,7 +13,7 @@ use leuko_core::{
     Comparator, ConditionEntry, ConditionStatus, InputNote, MedicationEntry, Observation, Patient,
     Record, RefRange, Sex,
 };
-use leuko_kb::{AnalyteId, Knowledge};
+use leuko_kb::Knowledge;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
@@ -682,42 +682,10 @@ impl Reader<'_> {
     }
 }
 
-/// An analyte named in text, by its name or a synonym as whole words (longest first).
+/// An analyte named in text, by its name or a synonym as whole words (longest first); see
+/// [`Knowledge::analyte_by_text`].
 pub fn analyte_by_text<'k>(kb: &'k Knowledge, text: &str) -> Option<&'k leuko_kb::Analyte> {
-    let words = leuko_kb::normalize_words(text);
-    let mut names: Vec<(String, &leuko_kb::Analyte)> = kb
-        .analytes
-        .iter()
-        .flat_map(|a| {
-            std::iter::once(&a.name)
-                .chain(&a.synonyms)
-                .map(move |n| (leuko_kb::normalize_words(n), a))
-        })
-        .filter(|(n, _)| !n.is_empty())
-        .collect();
-    names.sort_by_key(|n| std::cmp::Reverse(n.0.len()));
-    // Percent analytes are named with "percent" or "%"; a bare name is an absolute count.
-    let is_percent = text.contains('%') || words.contains(" percent ");
-    names
-        .iter()
-        .filter(|(_, a)| {
-            (a.dimension == leuko_kb::Dimension::Percent) == is_percent
-                || !matches!(
-                    a.id,
-                    AnalyteId::NeutPct
-                        | AnalyteId::LymphPct
-                        | AnalyteId::MonoPct
-                        | AnalyteId::EosPct
-                        | AnalyteId::BasoPct
-                        | AnalyteId::Anc
-                        | AnalyteId::Alc
-                        | AnalyteId::Amc
-                        | AnalyteId::Aec
-                        | AnalyteId::Abc
-                )
-        })
-        .find(|(n, _)| words.contains(n.as_str()))
-        .map(|(_, a)| *a)
+    kb.analyte_by_text(text)
 }
 
 pub mod write;

@@ -315,6 +315,44 @@ impl Knowledge {
         hit(&norm).or_else(|| repair_lost_superscript(&norm).and_then(|r| hit(&r)))
     }
 
+    /// An analyte named in text, by its name or a synonym as whole words (longest first).
+    pub fn analyte_by_text(&self, text: &str) -> Option<&Analyte> {
+        let words = normalize_words(text);
+        let mut names: Vec<(String, &Analyte)> = self
+            .analytes
+            .iter()
+            .flat_map(|a| {
+                std::iter::once(&a.name)
+                    .chain(&a.synonyms)
+                    .map(move |n| (normalize_words(n), a))
+            })
+            .filter(|(n, _)| !n.is_empty())
+            .collect();
+        names.sort_by_key(|n| std::cmp::Reverse(n.0.len()));
+        // Percent analytes are named with "percent" or "%"; a bare name is an absolute count.
+        let is_percent = text.contains('%') || words.contains(" percent ");
+        names
+            .iter()
+            .filter(|(_, a)| {
+                (a.dimension == Dimension::Percent) == is_percent
+                    || !matches!(
+                        a.id,
+                        AnalyteId::NeutPct
+                            | AnalyteId::LymphPct
+                            | AnalyteId::MonoPct
+                            | AnalyteId::EosPct
+                            | AnalyteId::BasoPct
+                            | AnalyteId::Anc
+                            | AnalyteId::Alc
+                            | AnalyteId::Amc
+                            | AnalyteId::Aec
+                            | AnalyteId::Abc
+                    )
+            })
+            .find(|(n, _)| words.contains(n.as_str()))
+            .map(|(_, a)| *a)
+    }
+
     /// The analyte with this id.
     pub fn analyte(&self, id: AnalyteId) -> Option<&Analyte> {
         self.analytes.iter().find(|a| a.id == id)

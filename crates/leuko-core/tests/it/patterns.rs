@@ -142,8 +142,16 @@ fn clozapine_tables_general_and_ben() {
         Some(true),
         "weekly checks in the first 6 months"
     );
-    assert_eq!(d.level, Level::Soon, "an overdue clozapine check needs an ANC within days");
-    assert!(d.fired.iter().any(|f| f.rule == "clozapine-monitoring-overdue"));
+    assert_eq!(
+        d.level,
+        Level::Soon,
+        "an overdue clozapine check needs an ANC within days"
+    );
+    assert!(
+        d.fired
+            .iter()
+            .any(|f| f.rule == "clozapine-monitoring-overdue")
+    );
 }
 
 #[test]
