@@ -56,6 +56,25 @@ enum Command {
         /// Log as JSON lines instead of text.
         #[arg(long)]
         json_logs: bool,
+        /// Also receive HL7 v2 ORU^R01 results over MLLP on this address.
+        #[arg(long)]
+        mllp: Option<String>,
+        /// Local result codes for HL7 v2: a file of `CODE,ANALYTE` lines (analyte ids as in
+        /// `leuko schema`, e.g. `NEUT,anc`).
+        #[arg(long)]
+        codes: Option<String>,
+    },
+    /// Receive HL7 v2 ORU^R01 results over MLLP and store them in the patients' histories.
+    Mllp {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:2575")]
+        listen: String,
+        /// The history store (as for `serve`).
+        #[arg(long, default_value = "leuko.db")]
+        db: String,
+        /// Local result codes: a file of `CODE,ANALYTE` lines.
+        #[arg(long)]
+        codes: Option<String>,
     },
     /// Manage API keys.
     Keys {
@@ -140,21 +159,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             })
     };
     match cli.command {
-        Command::Serve {
-            addr,
-            db,
-            json_logs,
-        } => {
-            let filter = tracing_subscriber::EnvFilter::try_from_env("LEUKO_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-            let builder = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::io::stderr);
-            if json_logs {
-                builder.json().init();
-            } else {
-                builder.init();
-            }
+        Command::Mllp { listen, db, codes } => {
+            init_logs(false);
+            let codes = read_codes(codes.as_deref())?;
             let store =
                 leuko_store::open(&db).map_err(|e| input_error(format!("--db {db}: {e}")))?;
             let state = leuko_server::AppState::new(kb, store);
@@ -162,7 +169,42 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 code: 3,
                 message: format!("runtime: {e}"),
             })?;
-            let served = runtime.block_on(leuko_server::serve(state.clone(), &addr));
+            let served = runtime.block_on(async {
+                tokio::select! {
+                    r = leuko_server::mllp::serve(state.clone(), &listen, codes) => r,
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                }
+            });
+            // As for `serve`: the store is dropped outside the runtime.
+            drop(runtime);
+            drop(state);
+            served.map_err(|e| input_error(format!("--listen {listen}: {e}")))
+        }
+        Command::Serve {
+            addr,
+            db,
+            json_logs,
+            mllp,
+            codes,
+        } => {
+            init_logs(json_logs);
+            let codes = read_codes(codes.as_deref())?;
+            let store =
+                leuko_store::open(&db).map_err(|e| input_error(format!("--db {db}: {e}")))?;
+            let state = leuko_server::AppState::new(kb, store);
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure {
+                code: 3,
+                message: format!("runtime: {e}"),
+            })?;
+            let served = runtime.block_on(async {
+                if let Some(mllp) = &mllp {
+                    let listener = tokio::net::TcpListener::bind(mllp).await.map_err(|e| {
+                        std::io::Error::new(e.kind(), format!("--mllp {mllp}: {e}"))
+                    })?;
+                    tokio::spawn(leuko_server::mllp::run(listener, state.clone(), codes));
+                }
+                leuko_server::serve(state.clone(), &addr).await
+            });
             // The last reference to the store is dropped here, outside the runtime: the
             // PostgreSQL client must not be dropped inside an async context.
             drop(runtime);
@@ -262,6 +304,48 @@ fn run(cli: Cli) -> Result<(), Failure> {
             write(&mut stdout, &text)
         }
     }
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LEUKO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Reads a local-code table: `CODE,ANALYTE` per line; `#` starts a comment.
+fn read_codes(path: Option<&str>) -> Result<leuko_hl7::LocalCodes, Failure> {
+    let mut codes = leuko_hl7::LocalCodes::new();
+    let Some(path) = path else { return Ok(codes) };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| input_error(format!("--codes {path}: {e}")))?;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (code, analyte) = line.split_once(',').ok_or_else(|| {
+            input_error(format!(
+                "--codes {path} line {}: {line:?} is not CODE,ANALYTE",
+                i + 1
+            ))
+        })?;
+        let analyte = leuko_kb::AnalyteId::parse(analyte.trim()).ok_or_else(|| {
+            input_error(format!(
+                "--codes {path} line {}: {:?} is not an analyte id",
+                i + 1,
+                analyte.trim()
+            ))
+        })?;
+        codes.insert(code.trim().to_owned(), analyte);
+    }
+    Ok(codes)
 }
 
 const MAX_INPUT: u64 = 64 * 1024 * 1024;

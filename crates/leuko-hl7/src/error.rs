@@ -65,6 +65,8 @@ pub enum ErrorKind {
     UnsupportedMessageType,
     /// 203: unsupported version id.
     UnsupportedVersion,
+    /// 207: application internal error (the receiver could not store the message).
+    ApplicationInternalError,
 }
 
 impl ErrorKind {
@@ -77,6 +79,7 @@ impl ErrorKind {
             ErrorKind::TableValue => "103",
             ErrorKind::UnsupportedMessageType => "200",
             ErrorKind::UnsupportedVersion => "203",
+            ErrorKind::ApplicationInternalError => "207",
         }
     }
 
@@ -89,6 +92,7 @@ impl ErrorKind {
             ErrorKind::TableValue => "Table value not found",
             ErrorKind::UnsupportedMessageType => "Unsupported message type",
             ErrorKind::UnsupportedVersion => "Unsupported version id",
+            ErrorKind::ApplicationInternalError => "Application internal error",
         }
     }
 }

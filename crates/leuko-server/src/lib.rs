@@ -12,6 +12,7 @@ mod api;
 mod cds;
 mod error;
 mod metrics;
+pub mod mllp;
 pub mod openapi;
 
 use std::sync::Arc;

@@ -386,3 +386,97 @@ async fn assess_answers_fhir_when_asked() {
         "{kinds:?}"
     );
 }
+
+fn oru(control: &str, anc: &str) -> String {
+    [
+        &format!(
+            "MSH|^~\\&|LAB|HOSP|LEUKO|HOSP|20260301080000+0000||ORU^R01^ORU_R01|{control}|P|2.5.1"
+        ),
+        "PID|1||MRN-7^^^HOSP^MR||Doe^Jane||19700517|F",
+        "OBR|1||ORD1|57021-8^CBC W Auto Differential panel^LN|||20260301073000+0000",
+        "OBX|1|NM|6690-2^Leukocytes^LN||2.1|x10\\S\\9/L|4.0-11.0|L|||F|||20260301073000+0000",
+        &format!("OBX|2|NM|751-8^Neutrophils^LN||{anc}|10*9/L|1.5-7.0|L|||F|||20260301073000+0000"),
+    ]
+    .join("\r")
+}
+
+async fn exchange(addr: std::net::SocketAddr, bytes: &[u8], n_acks: usize) -> Vec<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .write_all(bytes)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut decoder = leuko_hl7::MllpDecoder::default();
+    let mut acks = Vec::new();
+    let mut buf = [0u8; 4096];
+    while acks.len() < n_acks {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("no ACK within 10 s"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(n > 0, "connection closed before the ACKs");
+        for frame in decoder.push(buf.get(..n).unwrap_or_default()) {
+            acks.push(
+                String::from_utf8_lossy(&frame.unwrap_or_else(|e| panic!("{e}"))).into_owned(),
+            );
+        }
+    }
+    acks
+}
+
+#[tokio::test]
+async fn mllp_listener_stores_results_and_acknowledges() {
+    let f = fixture("mllp");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(crate::mllp::run(
+        listener,
+        f.state.clone(),
+        leuko_hl7::LocalCodes::new(),
+    ));
+
+    // Two frames in one write, then one frame split across writes, then garbage.
+    let mut bytes = leuko_hl7::frame(oru("C1", "0.4"));
+    bytes.extend(leuko_hl7::frame(oru("C2", "0.6")));
+    let acks = exchange(addr, &bytes, 2).await;
+    assert!(acks.iter().all(|a| a.contains("MSA|AA|")), "{acks:?}");
+    assert!(acks.first().is_some_and(|a| a.contains("|C1")));
+
+    // The same message again is stored once.
+    let again = exchange(addr, &leuko_hl7::frame(oru("C1", "0.4")), 1).await;
+    assert!(again.first().is_some_and(|a| a.contains("MSA|AA|C1")));
+
+    // An implausible value is AE with an ERR naming OBX-5; the listener keeps going.
+    let bad = exchange(addr, &leuko_hl7::frame(oru("C3", "4000")), 1).await;
+    assert!(
+        bad.first()
+            .is_some_and(|a| a.contains("MSA|AE|C3") && a.contains("ERR|")),
+        "{bad:?}"
+    );
+    let junk = exchange(addr, &leuko_hl7::frame("not hl7 at all"), 1).await;
+    assert!(
+        junk.first().is_some_and(|a| a.contains("MSA|AR")),
+        "{junk:?}"
+    );
+
+    let (status, t) = call(
+        &f,
+        "GET",
+        "/v1/patients/MRN-7/timeline",
+        Some(&f.read),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["patient"]["sex"], "female");
+    assert_eq!(
+        t["observations"].as_array().map(Vec::len),
+        Some(4),
+        "two messages of two results, the repeat stored once: {t}"
+    );
+}
