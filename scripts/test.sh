@@ -49,6 +49,9 @@ scripts/cli-contract.sh "$bin"
 stage "== browser tests (Playwright driving Debian's Chromium against leuko serve)"
 scripts/browser-tests.sh
 
+stage "== fuzzing the parsers (cargo-fuzz, bounded time)"
+scripts/fuzz.sh 20
+
 stage "== API fuzzing (schemathesis against /openapi.json of a running leuko serve)"
 scripts/api-fuzz.sh
 
