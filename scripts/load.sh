@@ -13,7 +13,7 @@ tmp=$(mktemp -d)
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 LEUKO_LOG=warn "$bin" serve --addr "127.0.0.1:$port" --db "$tmp/load.db" &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 body=$(cat examples/clozapine-week-10.json | python3 -c 'import json,sys;print(json.dumps(json.load(sys.stdin)))')
 cat > "$tmp/post.lua" <<LUA

@@ -170,9 +170,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 message: format!("runtime: {e}"),
             })?;
             let served = runtime.block_on(async {
+                let term = async {
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(mut s) => {
+                            s.recv().await;
+                        }
+                        Err(_) => std::future::pending::<()>().await,
+                    }
+                };
+                // A message in flight is stored and acknowledged, or not acknowledged at all:
+                // stopping between the two makes the sender send it again (idempotent).
                 tokio::select! {
                     r = leuko_server::mllp::serve(state.clone(), &listen, codes) => r,
                     _ = tokio::signal::ctrl_c() => Ok(()),
+                    () = term => Ok(()),
                 }
             });
             // As for `serve`: the store is dropped outside the runtime.
