@@ -14,6 +14,8 @@ use leuko_kb::Knowledge;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+mod warehouse;
+
 #[derive(Parser)]
 #[command(
     name = "leuko",
@@ -81,6 +83,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Generate a synthetic lab warehouse with planted, labelled cases (needs the
+    /// `warehouse` feature).
+    Synth(warehouse::SynthArgs),
+    /// Screen a lab warehouse extract and write the worklist (needs the `warehouse` feature).
+    Screen(warehouse::ScreenArgs),
     /// Print the JSON Schema of leuko's own JSON record.
     Schema,
     /// Print the knowledge base's version, digest and size.
@@ -245,6 +252,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 role.as_str()
             );
             Ok(())
+        }
+        Command::Synth(args) => {
+            let summary = warehouse::synth(&args).map_err(input_error)?;
+            write(&mut stdout, &summary)
+        }
+        Command::Screen(args) => {
+            let summary = warehouse::screen(&args).map_err(input_error)?;
+            write(&mut stdout, &summary)
         }
         Command::Schema => write(&mut stdout, &leuko_api::record::schema_json()),
         Command::Knowledge => write(

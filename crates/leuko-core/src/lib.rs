@@ -24,7 +24,7 @@ pub use findings::{Finding, Findings};
 pub use grade::{ctcae_grade, severity_of};
 pub use leuko_kb::{AnalyteId, Knowledge};
 pub use record::*;
-pub use reference::{AgeBand, Limit, LimitSource};
+pub use reference::{AgeBand, Limit, LimitSource, personal_lln};
 pub use series::periodogram_peak;
 pub use truth::Truth;
 
