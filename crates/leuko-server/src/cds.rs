@@ -30,6 +30,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use leuko_core::{Assessment, Level, Options, Truth, fmt_num};
 use leuko_kb::Knowledge;
+use leuko_store::{CdsFeedback, Outcome, OverrideReason};
 use serde_json::{Map, Value, json};
 use sha2::Digest;
 use time::OffsetDateTime;
@@ -773,9 +774,11 @@ fn check_coding(c: &Value, path: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /cds-services/{id}/feedback`: validates the feedback and logs it (not stored: the
-/// store has no feedback table yet). The free-text `userComment` is never logged.
+/// `POST /cds-services/{id}/feedback`: validates every item, then stores them in one
+/// transaction (the same item sent again is stored once). The free-text `userComment` is
+/// neither stored nor logged: only whether one was given.
 pub async fn feedback(
+    State(s): State<AppState>,
     p: Result<Path<String>, PathRejection>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -791,98 +794,141 @@ pub async fn feedback(
         }
         Some(_) => return Err(ApiError::invalid("feedback", "feedback is not an array")),
     };
-    // Everything is validated before anything is logged.
+    let received_at = OffsetDateTime::now_utc();
+    // Everything is validated before anything is stored.
     let mut valid = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let path = format!("feedback[{i}]");
-        let Some(m) = item.as_object() else {
-            return Err(ApiError::invalid(&path, format!("{path} is not an object")));
-        };
-        let card = required_str(m, "card", &format!("{path}.card"))?;
-        let outcome = required_str(m, "outcome", &format!("{path}.outcome"))?;
-        if outcome != "accepted" && outcome != "overridden" {
-            return Err(ApiError::invalid(
-                format!("{path}.outcome"),
-                format!("{path}.outcome is {outcome:?}: expected \"accepted\" or \"overridden\""),
-            ));
-        }
-        let ts_path = format!("{path}.outcomeTimestamp");
-        let ts = required_str(m, "outcomeTimestamp", &ts_path)?;
-        if OffsetDateTime::parse(ts, &Rfc3339).is_err() {
-            return Err(ApiError::invalid(
-                &ts_path,
-                format!("{ts_path} is {ts:?}, not an RFC 3339 date-time"),
-            ));
-        }
-        let mut accepted = 0usize;
-        match m.get("acceptedSuggestions") {
-            None => {}
-            Some(Value::Array(list)) => {
-                for (j, s) in list.iter().enumerate() {
-                    let sp = format!("{path}.acceptedSuggestions[{j}]");
-                    let Some(sm) = s.as_object() else {
-                        return Err(ApiError::invalid(&sp, format!("{sp} is not an object")));
-                    };
-                    required_str(sm, "id", &format!("{sp}.id"))?;
-                    accepted += 1;
-                }
+        valid.push(feedback_item(
+            &id,
+            item,
+            &format!("feedback[{i}]"),
+            received_at,
+        )?);
+    }
+    let store = s.store.clone();
+    let rows = valid.clone();
+    let stored = crate::api::blocking(move || store.save_cds_feedback(&rows)).await?;
+    for (f, new) in valid.iter().zip(stored) {
+        tracing::info!(
+            service = %id,
+            card = %f.card,
+            outcome = f.outcome.as_str(),
+            override_reason = f.override_reason.as_ref().map_or("", |r| r.code.as_str()),
+            accepted_suggestions = f.accepted_suggestions.len(),
+            new,
+            "cds feedback"
+        );
+    }
+    Ok(StatusCode::OK.into_response())
+}
+
+fn opt_str(m: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, ApiError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::invalid(
+            format!("{path}.{key}"),
+            format!("{path}.{key} is not a string"),
+        )),
+    }
+}
+
+/// One feedback item, checked against the spec's table.
+fn feedback_item(
+    service: &str,
+    item: &Value,
+    path: &str,
+    received_at: OffsetDateTime,
+) -> Result<CdsFeedback, ApiError> {
+    let Some(m) = item.as_object() else {
+        return Err(ApiError::invalid(path, format!("{path} is not an object")));
+    };
+    let card = required_str(m, "card", &format!("{path}.card"))?;
+    let outcome_word = required_str(m, "outcome", &format!("{path}.outcome"))?;
+    let Some(outcome) = Outcome::parse(outcome_word) else {
+        return Err(ApiError::invalid(
+            format!("{path}.outcome"),
+            format!("{path}.outcome is {outcome_word:?}: expected \"accepted\" or \"overridden\""),
+        ));
+    };
+    let ts_path = format!("{path}.outcomeTimestamp");
+    let ts = required_str(m, "outcomeTimestamp", &ts_path)?;
+    let outcome_at = OffsetDateTime::parse(ts, &Rfc3339).map_err(|_| {
+        ApiError::invalid(
+            &ts_path,
+            format!("{ts_path} is {ts:?}, not an RFC 3339 date-time"),
+        )
+    })?;
+    let mut accepted = Vec::new();
+    match m.get("acceptedSuggestions") {
+        None => {}
+        Some(Value::Array(list)) => {
+            for (j, s) in list.iter().enumerate() {
+                let sp = format!("{path}.acceptedSuggestions[{j}]");
+                let Some(sm) = s.as_object() else {
+                    return Err(ApiError::invalid(&sp, format!("{sp} is not an object")));
+                };
+                accepted.push(required_str(sm, "id", &format!("{sp}.id"))?.to_owned());
             }
-            Some(_) => {
-                return Err(ApiError::invalid(
-                    format!("{path}.acceptedSuggestions"),
-                    "acceptedSuggestions is not an array",
-                ));
-            }
         }
-        if accepted > 0 && outcome != "accepted" {
+        Some(_) => {
             return Err(ApiError::invalid(
                 format!("{path}.acceptedSuggestions"),
-                "acceptedSuggestions is only allowed with outcome \"accepted\"",
+                "acceptedSuggestions is not an array",
             ));
         }
-        let mut reason_code = String::new();
-        if let Some(r) = m.get("overrideReason") {
-            let rp = format!("{path}.overrideReason");
-            if outcome != "overridden" {
-                return Err(ApiError::invalid(
-                    &rp,
-                    "overrideReason is only allowed with outcome \"overridden\"",
-                ));
+    }
+    if !accepted.is_empty() && outcome != Outcome::Accepted {
+        return Err(ApiError::invalid(
+            format!("{path}.acceptedSuggestions"),
+            "acceptedSuggestions is only allowed with outcome \"accepted\"",
+        ));
+    }
+    let mut override_reason = None;
+    let mut has_comment = false;
+    if let Some(r) = m.get("overrideReason") {
+        let rp = format!("{path}.overrideReason");
+        if outcome != Outcome::Overridden {
+            return Err(ApiError::invalid(
+                &rp,
+                "overrideReason is only allowed with outcome \"overridden\"",
+            ));
+        }
+        let Some(rm) = r.as_object() else {
+            return Err(ApiError::invalid(&rp, format!("{rp} is not an object")));
+        };
+        if let Some(reason) = rm.get("reason") {
+            let reason_path = format!("{rp}.reason");
+            check_coding(reason, &reason_path)?;
+            if let Some(c) = reason.as_object() {
+                override_reason = Some(OverrideReason {
+                    code: required_str(c, "code", &format!("{reason_path}.code"))?.to_owned(),
+                    system: opt_str(c, "system", &reason_path)?,
+                    display: opt_str(c, "display", &reason_path)?,
+                });
             }
-            let Some(rm) = r.as_object() else {
-                return Err(ApiError::invalid(&rp, format!("{rp} is not an object")));
-            };
-            if let Some(reason) = rm.get("reason") {
-                check_coding(reason, &format!("{rp}.reason"))?;
-                reason_code = reason
-                    .get("code")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-            }
-            if let Some(c) = rm.get("userComment")
-                && !c.is_string()
-            {
+        }
+        match rm.get("userComment") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(c)) => has_comment = !c.trim().is_empty(),
+            Some(_) => {
                 return Err(ApiError::invalid(
                     format!("{rp}.userComment"),
                     "userComment is not a string",
                 ));
             }
         }
-        valid.push((card, outcome, reason_code, accepted, ts));
     }
-    for (card, outcome, reason_code, accepted, ts) in valid {
-        tracing::info!(
-            service = %id,
-            card = %card,
-            outcome = %outcome,
-            override_reason = %reason_code,
-            accepted_suggestions = accepted,
-            outcome_timestamp = %ts,
-            "cds feedback"
-        );
-    }
-    Ok(StatusCode::OK.into_response())
+    Ok(CdsFeedback {
+        service_id: service.to_owned(),
+        card: card.to_owned(),
+        outcome,
+        outcome_at,
+        accepted_suggestions: accepted,
+        override_reason,
+        has_comment,
+        received_at,
+    })
 }
 
 #[cfg(test)]

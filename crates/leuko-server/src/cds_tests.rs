@@ -452,3 +452,62 @@ async fn feedback_accepted_and_overridden_is_200_bad_is_400() {
         assert_eq!(doc["error"]["field"], field, "{bad}: {doc}");
     }
 }
+
+#[tokio::test]
+async fn feedback_is_stored_once_and_a_changed_repeat_is_409() {
+    let f = fixture("feedback-store");
+    let uri = "/cds-services/leuko-order-select/feedback";
+    let item = json!({
+        "card": "9368d37b-283f-44a0-93ea-547cebab93ed",
+        "outcome": "overridden",
+        "overrideReason": {
+            "reason": {"code": "already-addressed", "system": "https://example.invalid/leuko/override", "display": "Already being addressed"},
+            "userComment": "Spoke to haematology"
+        },
+        "outcomeTimestamp": "2020-12-11T00:00:00Z"
+    });
+    for _ in 0..2 {
+        let (status, _) = call(&f, "POST", uri, Some(json!({"feedback": [item.clone()]}))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let stored = f
+        .state
+        .store
+        .cds_feedback(10)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let row = &stored[0];
+    assert_eq!(row.service_id, "leuko-order-select");
+    assert_eq!(row.card, "9368d37b-283f-44a0-93ea-547cebab93ed");
+    assert_eq!(row.outcome, leuko_store::Outcome::Overridden);
+    assert_eq!(
+        row.override_reason.as_ref().map(|r| r.code.as_str()),
+        Some("already-addressed")
+    );
+    assert!(row.has_comment);
+    assert!(
+        !format!("{row:?}").contains("haematology"),
+        "the comment is not stored"
+    );
+    let mut changed = item.clone();
+    changed["overrideReason"]["reason"]["code"] = json!("not-relevant");
+    let (status, doc) = call(&f, "POST", uri, Some(json!({"feedback": [changed]}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{doc}");
+    // Feedback for an unknown service is 404, and stores nothing.
+    let (status, _) = call(
+        &f,
+        "POST",
+        "/cds-services/nope/feedback",
+        Some(json!({"feedback": [item]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        f.state
+            .store
+            .cds_feedback(10)
+            .map(|v| v.len())
+            .unwrap_or_default(),
+        1
+    );
+}

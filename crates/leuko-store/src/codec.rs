@@ -26,12 +26,22 @@ use time::{Date, OffsetDateTime, UtcOffset};
 pub(crate) type Migrations = &'static [(i64, &'static str)];
 
 /// SQLite's migrations.
-pub(crate) const SQLITE_MIGRATIONS: Migrations =
-    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+pub(crate) const SQLITE_MIGRATIONS: Migrations = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_cds_feedback.sql"),
+    ),
+];
 
 /// PostgreSQL's migrations.
-pub(crate) const POSTGRES_MIGRATIONS: Migrations =
-    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+pub(crate) const POSTGRES_MIGRATIONS: Migrations = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_cds_feedback.sql"),
+    ),
+];
 
 const TIME_FORMAT: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
@@ -449,6 +459,53 @@ pub(crate) fn read_audit(r: &impl Cells) -> Result<crate::AuditEntry, StoreError
         action: r.text(2)?,
         patient_id: r.opt_text(3)?,
         detail: r.text(4)?,
+    })
+}
+
+/// A CDS feedback row's columns, in [`sql::INSERT_FEEDBACK`](crate::sql::INSERT_FEEDBACK)
+/// order after the service, card and outcome time.
+pub(crate) struct FeedbackCols {
+    pub outcome: &'static str,
+    pub accepted: String,
+    pub has_comment: bool,
+}
+
+/// The stored forms of a feedback's outcome and accepted suggestions.
+pub(crate) fn feedback_cols(f: &crate::CdsFeedback) -> Result<FeedbackCols, StoreError> {
+    Ok(FeedbackCols {
+        outcome: f.outcome.as_str(),
+        accepted: serde_json::to_string(&f.accepted_suggestions).map_err(|e| {
+            StoreError::Conflict(format!("accepted suggestion ids not storable: {e}"))
+        })?,
+        has_comment: f.has_comment,
+    })
+}
+
+/// Reads a feedback row of [`sql::SELECT_FEEDBACK`](crate::sql::SELECT_FEEDBACK).
+pub(crate) fn read_feedback(r: &impl Cells) -> Result<crate::CdsFeedback, StoreError> {
+    let outcome = r.text(2)?;
+    let accepted = r.text(4)?;
+    Ok(crate::CdsFeedback {
+        service_id: r.text(0)?,
+        card: r.text(1)?,
+        outcome: crate::Outcome::parse(&outcome)
+            .ok_or_else(|| StoreError::Database(format!("stored outcome {outcome:?} unknown")))?,
+        outcome_at: parse_time(&r.text(3)?)?,
+        accepted_suggestions: serde_json::from_str(&accepted).map_err(|e| {
+            StoreError::Database(format!(
+                "stored accepted suggestions {accepted:?} unreadable: {e}"
+            ))
+        })?,
+        override_reason: match r.opt_text(5)? {
+            Some(code) => Some(crate::OverrideReason {
+                code,
+                system: r.opt_text(6)?,
+                display: r.opt_text(7)?,
+            }),
+            None => None,
+        },
+        has_comment: r.flag(8)?,
+        received_at: parse_time(&r.text(9)?)?,
     })
 }
 

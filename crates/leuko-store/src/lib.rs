@@ -1,6 +1,7 @@
 //! The patient history store: patients with their counts, vital signs, conditions and
 //! medicines over time, every assessment made (with the knowledge version and a digest of its
-//! input), API keys (hashed) and the audit log.
+//! input), API keys (hashed), the audit log, and CDS Hooks feedback (what clinicians did with
+//! cards).
 //!
 //! One interface, [`Store`], two back ends: SQLite (`sqlite.rs`, the default, WAL mode) and
 //! PostgreSQL (`postgres.rs`). Both run the same versioned migrations (`migrations/`) and the
@@ -178,6 +179,78 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// What the clinician did with a CDS Hooks card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The card (or some of its suggestions) was accepted.
+    Accepted,
+    /// The card was overridden (dismissed).
+    Overridden,
+}
+
+impl Outcome {
+    /// The spec's word, stored as is.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Overridden => "overridden",
+        }
+    }
+
+    /// Parses the spec's word.
+    pub fn parse(s: &str) -> Option<Outcome> {
+        match s {
+            "accepted" => Some(Outcome::Accepted),
+            "overridden" => Some(Outcome::Overridden),
+            _ => None,
+        }
+    }
+}
+
+/// The coded reason a card was overridden (one of the card's `overrideReasons`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverrideReason {
+    /// Code.
+    pub code: String,
+    /// Code system.
+    pub system: Option<String>,
+    /// Display text.
+    pub display: Option<String>,
+}
+
+/// One CDS Hooks feedback item. The free-text `userComment` is not kept, only whether one was
+/// given: it may hold anything, patient details included, and feedback is not a patient
+/// record with an audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CdsFeedback {
+    /// The CDS service's id.
+    pub service_id: String,
+    /// The card's uuid.
+    pub card: String,
+    /// Accepted or overridden.
+    pub outcome: Outcome,
+    /// When the clinician acted.
+    pub outcome_at: OffsetDateTime,
+    /// The ids of the suggestions accepted.
+    pub accepted_suggestions: Vec<String>,
+    /// The coded override reason, when given.
+    pub override_reason: Option<OverrideReason>,
+    /// Whether a free-text comment came with the override.
+    pub has_comment: bool,
+    /// When leuko received it (not compared when the same feedback arrives again).
+    pub received_at: OffsetDateTime,
+}
+
+impl CdsFeedback {
+    /// Whether two items say the same thing (everything but when they were received).
+    pub fn same_as(&self, other: &CdsFeedback) -> bool {
+        CdsFeedback {
+            received_at: other.received_at,
+            ..self.clone()
+        } == *other
+    }
+}
+
 /// The store interface. Every method is atomic.
 pub trait Store: Send + Sync {
     /// Which back end (`sqlite`, `postgres`).
@@ -253,6 +326,18 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError::Database`].
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Stores CDS Hooks feedback items in one transaction, all or nothing. An item is keyed by
+    /// service, card, outcome and outcome time: sent again with the same content it is not stored again
+    /// (`false`); with different content it is a [`StoreError::Conflict`].
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] for a key reused with other content, or an unstorable time.
+    fn save_cds_feedback(&self, items: &[CdsFeedback]) -> Result<Vec<bool>, StoreError>;
+    /// The newest CDS feedback items, by when they were received.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    fn cds_feedback(&self, limit: usize) -> Result<Vec<CdsFeedback>, StoreError>;
 
     /// The patient's history as an engine record.
     ///

@@ -120,6 +120,29 @@ pub(crate) const INSERT_AUDIT: &str =
 pub(crate) const SELECT_AUDIT: &str =
     "SELECT at, key_id, action, patient_id, detail FROM audit_log ORDER BY seq DESC LIMIT $1";
 
+/// CDS feedback: one row per (service, card, outcome, outcome time); a repeat inserts nothing.
+pub(crate) const INSERT_FEEDBACK: &str = "INSERT INTO cds_feedback (service_id, card, outcome_at, \
+     outcome, accepted_suggestions, override_code, override_system, override_display, has_comment, \
+     received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (service_id, card, outcome, outcome_at) DO NOTHING";
+/// The columns [`crate::codec::read_feedback`] reads.
+macro_rules! feedback_cols {
+    () => {
+        "service_id, card, outcome, outcome_at, accepted_suggestions, override_code, \
+         override_system, override_display, has_comment, received_at FROM cds_feedback"
+    };
+}
+pub(crate) const SELECT_FEEDBACK_BY_KEY: &str = concat!(
+    "SELECT ",
+    feedback_cols!(),
+    " WHERE service_id = $1 AND card = $2 AND outcome_at = $3 AND outcome = $4"
+);
+pub(crate) const SELECT_FEEDBACK: &str = concat!(
+    "SELECT ",
+    feedback_cols!(),
+    " ORDER BY received_at DESC, service_id DESC, card DESC, outcome_at DESC LIMIT $1"
+);
+
 /// The statement with SQLite's `?N` placeholders for PostgreSQL's `$N`. No statement here
 /// holds a `$` anywhere else.
 pub(crate) fn for_sqlite(sql: &str) -> String {

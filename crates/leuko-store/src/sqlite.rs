@@ -14,8 +14,8 @@
 use crate::codec::{self, Cells, Cols, ExistingEntry, Kind};
 use crate::sql::{self, for_sqlite};
 use crate::{
-    ApiKey, AssessmentRow, AuditEntry, Entry, NewPatient, PatientRow, Role, Store, StoreError,
-    StoredEntry,
+    ApiKey, AssessmentRow, AuditEntry, CdsFeedback, Entry, NewPatient, PatientRow, Role, Store,
+    StoreError, StoredEntry,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -536,6 +536,75 @@ impl Store for SqliteStore {
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(db)? {
             out.push(codec::read_audit(r)?);
+        }
+        Ok(out)
+    }
+
+    fn save_cds_feedback(&self, items: &[CdsFeedback]) -> Result<Vec<bool>, StoreError> {
+        let mut conn = self.lock();
+        let tx = write_tx(&mut conn)?;
+        let mut out = Vec::with_capacity(items.len());
+        for f in items {
+            let cols = codec::feedback_cols(f)?;
+            let outcome_at = codec::time_text(f.outcome_at)?;
+            let received_at = codec::time_text(f.received_at)?;
+            let reason = f.override_reason.as_ref();
+            let inserted = tx
+                .prepare_cached(&for_sqlite(sql::INSERT_FEEDBACK))
+                .and_then(|mut s| {
+                    s.execute(params![
+                        f.service_id,
+                        f.card,
+                        outcome_at,
+                        cols.outcome,
+                        cols.accepted,
+                        reason.map(|r| &r.code),
+                        reason.and_then(|r| r.system.as_ref()),
+                        reason.and_then(|r| r.display.as_ref()),
+                        cols.has_comment,
+                        received_at
+                    ])
+                })
+                .map_err(db)?
+                == 1;
+            if !inserted {
+                let mut stmt = tx
+                    .prepare_cached(&for_sqlite(sql::SELECT_FEEDBACK_BY_KEY))
+                    .map_err(db)?;
+                let mut rows = stmt
+                    .query(params![f.service_id, f.card, outcome_at, cols.outcome])
+                    .map_err(db)?;
+                let existing = match rows.next().map_err(db)? {
+                    Some(r) => codec::read_feedback(r)?,
+                    None => {
+                        return Err(StoreError::Database(format!(
+                            "sqlite: feedback for card {:?} vanished",
+                            f.card
+                        )));
+                    }
+                };
+                if !existing.same_as(f) {
+                    return Err(StoreError::Conflict(format!(
+                        "{} feedback for card {:?} of {:?} at {outcome_at} is already stored with other content",
+                        cols.outcome, f.card, f.service_id
+                    )));
+                }
+            }
+            out.push(inserted);
+        }
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+
+    fn cds_feedback(&self, limit: usize) -> Result<Vec<CdsFeedback>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&for_sqlite(sql::SELECT_FEEDBACK))
+            .map_err(db)?;
+        let mut rows = stmt.query([codec::sql_limit(limit)]).map_err(db)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(db)? {
+            out.push(codec::read_feedback(r)?);
         }
         Ok(out)
     }

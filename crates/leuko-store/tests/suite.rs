@@ -15,7 +15,8 @@ use leuko_core::{
 use leuko_store::postgres::PgStore;
 use leuko_store::sqlite::SqliteStore;
 use leuko_store::{
-    AssessmentRow, AuditEntry, Entry, NewPatient, Role, Store, StoreError, StoredEntry,
+    AssessmentRow, AuditEntry, CdsFeedback, Entry, NewPatient, Outcome, OverrideReason, Role,
+    Store, StoreError, StoredEntry,
 };
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
@@ -241,6 +242,7 @@ suite!(
     concurrent_writers_store_each_id_once,
     concurrent_first_opens_migrate_once,
     crash_keeps_every_acknowledged_write,
+    cds_feedback_stored_once,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -940,7 +942,11 @@ fn reopen_keeps_data_and_applies_migrations_once(db: &Db) {
             .must("audit");
     }
     let migrations = db.migrations();
-    assert_eq!(migrations.iter().map(|m| m.0).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(
+        migrations.iter().map(|m| m.0).collect::<Vec<_>>(),
+        migration_files(db),
+        "every migration file applied"
+    );
     for _ in 0..2 {
         let store = db.open();
         let stored = store.entries("p1").must("reading");
@@ -973,6 +979,26 @@ fn reopen_keeps_data_and_applies_migrations_once(db: &Db) {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "the database file is its owner's only");
     }
+}
+
+/// The versions of the back end's migration files (`migrations/<backend>/NNNN_name.sql`).
+fn migration_files(db: &Db) -> Vec<i64> {
+    let backend = match db {
+        Db::Sqlite { .. } => "sqlite",
+        Db::Pg { .. } => "postgres",
+    };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut versions: Vec<i64> = std::fs::read_dir(&dir)
+        .must("the migrations directory")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".sql")?.split('_').next()?.parse().ok()
+        })
+        .collect();
+    versions.sort_unstable();
+    versions
 }
 
 fn concurrent_writers_store_each_id_once(db: &Db) {
@@ -1044,7 +1070,7 @@ fn concurrent_first_opens_migrate_once(db: &Db) {
     });
     assert_eq!(
         db.migrations().iter().map(|m| m.0).collect::<Vec<_>>(),
-        vec![1]
+        migration_files(db)
     );
     let store = db.open();
     patient(&*store, "p1");
@@ -1253,4 +1279,76 @@ fn crash_keeps_every_acknowledged_write(db: &Db) {
     if let Some(check) = db.integrity() {
         assert_eq!(check, "ok");
     }
+}
+
+fn feedback(card: &str, outcome: Outcome, at: OffsetDateTime) -> CdsFeedback {
+    CdsFeedback {
+        service_id: "leuko-patient-view".into(),
+        card: card.into(),
+        outcome,
+        outcome_at: at,
+        accepted_suggestions: match outcome {
+            Outcome::Accepted => vec!["s-1".into(), "s-2".into()],
+            Outcome::Overridden => Vec::new(),
+        },
+        override_reason: match outcome {
+            Outcome::Accepted => None,
+            Outcome::Overridden => Some(OverrideReason {
+                code: "already-addressed".into(),
+                system: Some("https://example.invalid/leuko/override".into()),
+                display: Some("Already being addressed".into()),
+            }),
+        },
+        has_comment: outcome == Outcome::Overridden,
+        received_at: T0 + Span::minutes(5),
+    }
+}
+
+fn cds_feedback_stored_once(db: &Db) {
+    let store = db.open();
+    assert!(store.cds_feedback(10).must("empty").is_empty());
+    let accepted = feedback("card-a", Outcome::Accepted, T0);
+    let overridden = feedback("card-b", Outcome::Overridden, T0 + Span::seconds(1));
+    let mut minimal = feedback("card-c", Outcome::Overridden, T0);
+    minimal.override_reason = None;
+    minimal.has_comment = false;
+    minimal.received_at = T0 + Span::minutes(6);
+    assert_eq!(
+        store
+            .save_cds_feedback(&[accepted.clone(), overridden.clone()])
+            .must("saving"),
+        vec![true, true]
+    );
+    assert_eq!(
+        store.save_cds_feedback(&[minimal.clone()]).must("saving"),
+        vec![true]
+    );
+    // The same feedback again, received later, is not stored again.
+    let mut again = accepted.clone();
+    again.received_at = T0 + Span::hours(1);
+    assert_eq!(
+        store.save_cds_feedback(&[again]).must("repeat"),
+        vec![false]
+    );
+    // The same card and time with other content is a conflict, and undoes its whole batch.
+    let mut other = accepted.clone();
+    other.accepted_suggestions = vec!["s-9".into()];
+    let fresh = feedback("card-d", Outcome::Accepted, T0);
+    match store.save_cds_feedback(&[fresh, other]) {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("card-a"), "{m}"),
+        r => panic!("expected a conflict, got {r:?}"),
+    }
+    // Newest received first; card-d was rolled back.
+    assert_eq!(
+        store.cds_feedback(10).must("reading"),
+        vec![minimal, overridden, accepted.clone()]
+    );
+    assert_eq!(store.cds_feedback(1).must("reading").len(), 1);
+    // An outcome time given in another offset is the same instant.
+    let mut shifted = accepted;
+    shifted.outcome_at = T0.to_offset(time::macros::offset!(+02:00));
+    assert_eq!(
+        store.save_cds_feedback(&[shifted]).must("offset"),
+        vec![false]
+    );
 }
