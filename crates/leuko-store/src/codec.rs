@@ -25,23 +25,9 @@ use time::{Date, OffsetDateTime, UtcOffset};
 /// The migrations of one back end: (version, SQL), in order.
 pub(crate) type Migrations = &'static [(i64, &'static str)];
 
-/// SQLite's migrations.
-pub(crate) const SQLITE_MIGRATIONS: Migrations = &[
-    (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (
-        2,
-        include_str!("../migrations/sqlite/0002_cds_feedback.sql"),
-    ),
-];
-
-/// PostgreSQL's migrations.
-pub(crate) const POSTGRES_MIGRATIONS: Migrations = &[
-    (1, include_str!("../migrations/postgres/0001_init.sql")),
-    (
-        2,
-        include_str!("../migrations/postgres/0002_cds_feedback.sql"),
-    ),
-];
+// `SQLITE_MIGRATIONS` and `POSTGRES_MIGRATIONS`: every `migrations/{sqlite,postgres}/NNNN_*.sql`
+// by version, listed by `build.rs`, so a migration file is all a new version needs.
+include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 const TIME_FORMAT: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
@@ -586,17 +572,53 @@ pub(crate) fn check_repeat(
 pub(crate) type Prepared = Vec<(String, (Kind, Cols))>;
 
 /// Prepares a batch: ids, kinds and columns, refusing values that cannot be stored exactly.
-pub(crate) fn prepare(entries: &[(Option<String>, Entry)]) -> Result<Prepared, StoreError> {
+pub(crate) fn prepare(entries: &[crate::NewEntry]) -> Result<Prepared, StoreError> {
     entries
         .iter()
-        .map(|(client_id, entry)| {
-            let id = match client_id {
+        .map(|e| {
+            let id = match &e.id {
                 Some(id) => id.clone(),
                 None => new_id()?,
             };
-            Ok((id, (Kind::of(entry), Cols::from_entry(entry)?)))
+            Ok((id, (Kind::of(&e.entry), Cols::from_entry(&e.entry)?)))
         })
         .collect()
+}
+
+/// What a newly stored correction supersedes: `(correction id, analyte, at)` as stored, for
+/// each new correcting observation of the batch, last given first. Run in this order with
+/// [`crate::sql::SUPERSEDE_OBS`] (which skips a correction already superseded), the last
+/// correction given for a result wins and supersedes the earlier ones of the same batch.
+pub(crate) fn corrections<'p>(
+    entries: &[crate::NewEntry],
+    prepared: &'p Prepared,
+    inserted: &[bool],
+) -> Vec<(&'p str, &'p str, &'p str)> {
+    entries
+        .iter()
+        .zip(prepared)
+        .zip(inserted)
+        .filter_map(|((e, (id, (_, cols))), &new)| match cols {
+            Cols::Observation(o) if e.corrects && new => {
+                Some((id.as_str(), o.analyte.as_str(), o.at.as_str()))
+            }
+            _ => None,
+        })
+        .rev()
+        .collect()
+}
+
+/// The column of `superseded_by` in [`crate::sql::SELECT_SUPERSEDED`]: after id, recorded_at
+/// and the observation's eleven columns.
+pub(crate) const SUPERSEDED_BY_COLUMN: usize = 13;
+
+/// Sorts superseded observations as [`sort_entries`] sorts entries.
+pub(crate) fn sort_superseded(rows: &mut [(crate::StoredEntry, String)]) {
+    rows.sort_by(|(a, _), (b, _)| {
+        clinical_time(&a.entry)
+            .cmp(&clinical_time(&b.entry))
+            .then_with(|| a.id.as_bytes().cmp(b.id.as_bytes()))
+    });
 }
 
 /// The order in which a batch's entries are written: by id (byte order), entries with the

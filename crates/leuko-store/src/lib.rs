@@ -31,6 +31,16 @@
 //!   random bits from the operating system as 32 hex digits: two identical entries sent
 //!   without ids are two entries. A batch takes its ids in byte order, so concurrent batches
 //!   sharing ids cannot deadlock.
+//! - **Corrections.** An observation written with [`NewEntry::corrects`] (an HL7 corrected
+//!   result, OBX-11 `C`) supersedes, in the same transaction, every current observation of
+//!   the same patient with the same analyte and the same time: their `superseded_by` column
+//!   names it. Superseded rows are never deleted ([`Store::superseded`] lists them, the audit
+//!   trail); [`Store::entries`] and [`Store::record`] return only current results. Only a
+//!   newly stored correction supersedes: the same correction sent again changes nothing, and
+//!   an earlier result sent again after its correction stays superseded.
+//! - **Migrations** are listed by `build.rs` from the files present, by version; each version
+//!   not yet recorded is applied, in ascending order, so a gap (a version not yet merged) is
+//!   applied when it arrives.
 //! - **Order.** [`Store::entries`] sorts by clinical time (observation `at`, condition onset,
 //!   medicine start; entries without one last), then by id in byte order.
 //!
@@ -119,6 +129,19 @@ pub enum Entry {
     Condition(ConditionEntry),
     /// A medicine.
     Medication(MedicationEntry),
+}
+
+/// An entry to write, with its client id and whether it corrects an earlier result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    /// Client-supplied id; generated when `None`.
+    pub id: Option<String>,
+    /// The entry.
+    pub entry: Entry,
+    /// A corrected result (HL7 OBX-11 `C`): once newly stored, it supersedes every current
+    /// observation of the same patient with the same analyte and the same time. Ignored for
+    /// conditions and medicines.
+    pub corrects: bool,
 }
 
 /// A stored entry.
@@ -281,8 +304,38 @@ pub trait Store: Send + Sync {
         patient_id: &str,
         entries: &[(Option<String>, Entry)],
         now: OffsetDateTime,
+    ) -> Result<Vec<(String, bool)>, StoreError> {
+        let entries: Vec<NewEntry> = entries
+            .iter()
+            .map(|(id, entry)| NewEntry {
+                id: id.clone(),
+                entry: entry.clone(),
+                corrects: false,
+            })
+            .collect();
+        self.write_entries(patient_id, &entries, now)
+    }
+    /// Adds entries in one transaction, as [`Store::add_entries`] does; then each newly stored
+    /// correction ([`NewEntry::corrects`]) supersedes the current observations of the same
+    /// patient, analyte and time, in the same transaction. Of several corrections of one
+    /// result in a batch, the last given wins.
+    ///
+    /// # Errors
+    /// As [`Store::add_entries`].
+    fn write_entries(
+        &self,
+        patient_id: &str,
+        entries: &[NewEntry],
+        now: OffsetDateTime,
     ) -> Result<Vec<(String, bool)>, StoreError>;
-    /// All entries of a patient, oldest first by their clinical time (an observation's `at`, a
+    /// The observations of a patient that corrections superseded, each with the id of the
+    /// observation that superseded it, in the order of [`Store::entries`]. They stay stored;
+    /// [`Store::entries`] leaves them out.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    fn superseded(&self, patient_id: &str) -> Result<Vec<(StoredEntry, String)>, StoreError>;
+    /// All current entries of a patient (superseded results left out), oldest first by their clinical time (an observation's `at`, a
     /// condition's onset, a medicine's start; entries without one last), then by id. An unknown
     /// patient has none.
     ///

@@ -17,7 +17,7 @@
 use crate::codec::{self, Cells, Cols, ExistingEntry, Kind};
 use crate::sql;
 use crate::{
-    ApiKey, AssessmentRow, AuditEntry, CdsFeedback, Entry, NewPatient, PatientRow, Role, Store,
+    ApiKey, AssessmentRow, AuditEntry, CdsFeedback, NewEntry, NewPatient, PatientRow, Role, Store,
     StoreError, StoredEntry,
 };
 use postgres::error::SqlState;
@@ -424,10 +424,10 @@ impl Store for PgStore {
         self.with_tx(true, |tx, stmts| select_patient(tx, stmts, id))
     }
 
-    fn add_entries(
+    fn write_entries(
         &self,
         patient_id: &str,
-        entries: &[(Option<String>, Entry)],
+        entries: &[NewEntry],
         now: OffsetDateTime,
     ) -> Result<Vec<(String, bool)>, StoreError> {
         let recorded_at = codec::time_text(now)?;
@@ -458,8 +458,32 @@ impl Store for PgStore {
                 out[i] = Some((id.clone(), inserted));
             }
             let out: Vec<(String, bool)> = out.into_iter().flatten().collect();
+            let inserted: Vec<bool> = out.iter().map(|(_, new)| *new).collect();
+            for (id, analyte, at) in codec::corrections(entries, &prepared_entries, &inserted) {
+                exec(
+                    tx,
+                    stmts,
+                    sql::SUPERSEDE_OBS,
+                    &[&id, &patient_id, &analyte, &at],
+                )?;
+            }
             Ok(out)
         })
+    }
+
+    fn superseded(&self, patient_id: &str) -> Result<Vec<(StoredEntry, String)>, StoreError> {
+        let mut out = self.with_tx(true, |tx, stmts| {
+            let mut out = Vec::new();
+            for r in query(tx, stmts, sql::SELECT_SUPERSEDED, &[&patient_id])? {
+                out.push((
+                    codec::read_stored(&r, Kind::Observation)?,
+                    r.text(codec::SUPERSEDED_BY_COLUMN)?,
+                ));
+            }
+            Ok(out)
+        })?;
+        codec::sort_superseded(&mut out);
+        Ok(out)
     }
 
     fn entries(&self, patient_id: &str) -> Result<Vec<StoredEntry>, StoreError> {

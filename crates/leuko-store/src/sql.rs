@@ -85,7 +85,7 @@ pub(crate) fn select_entries_of_patient(kind: crate::codec::Kind) -> &'static st
             concat!(
                 "SELECT id, recorded_at, ",
                 obs_cols!(),
-                " FROM observations WHERE patient_id = $1"
+                " FROM observations WHERE patient_id = $1 AND superseded_by IS NULL"
             )
         }
         Kind::Condition => concat!(
@@ -102,6 +102,18 @@ pub(crate) fn select_entries_of_patient(kind: crate::codec::Kind) -> &'static st
         }
     }
 }
+
+/// A correction `$1`, unless itself superseded, supersedes the current observations of
+/// patient `$2` with analyte `$3` at `$4`, other than itself.
+pub(crate) const SUPERSEDE_OBS: &str = "UPDATE observations SET superseded_by = $1 \
+     WHERE patient_id = $2 AND analyte = $3 AND at = $4 AND superseded_by IS NULL AND id <> $1 \
+     AND EXISTS (SELECT 1 FROM observations c WHERE c.id = $1 AND c.superseded_by IS NULL)";
+/// The superseded observations of a patient, with what superseded each.
+pub(crate) const SELECT_SUPERSEDED: &str = concat!(
+    "SELECT id, recorded_at, ",
+    obs_cols!(),
+    ", superseded_by FROM observations WHERE patient_id = $1 AND superseded_by IS NOT NULL"
+);
 
 pub(crate) const INSERT_ASSESSMENT: &str = "INSERT INTO assessments (id, patient_id, as_of, created_at, knowledge, \
      input_digest, level, json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING";

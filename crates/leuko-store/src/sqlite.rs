@@ -14,7 +14,7 @@
 use crate::codec::{self, Cells, Cols, ExistingEntry, Kind};
 use crate::sql::{self, for_sqlite};
 use crate::{
-    ApiKey, AssessmentRow, AuditEntry, CdsFeedback, Entry, NewPatient, PatientRow, Role, Store,
+    ApiKey, AssessmentRow, AuditEntry, CdsFeedback, NewEntry, NewPatient, PatientRow, Role, Store,
     StoreError, StoredEntry,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -355,10 +355,10 @@ impl Store for SqliteStore {
         select_patient(&self.lock(), id)
     }
 
-    fn add_entries(
+    fn write_entries(
         &self,
         patient_id: &str,
-        entries: &[(Option<String>, Entry)],
+        entries: &[NewEntry],
         now: OffsetDateTime,
     ) -> Result<Vec<(String, bool)>, StoreError> {
         let recorded_at = codec::time_text(now)?;
@@ -384,8 +384,31 @@ impl Store for SqliteStore {
             }
             out[i] = Some((id.clone(), inserted));
         }
-        let out = out.into_iter().flatten().collect();
+        let out: Vec<(String, bool)> = out.into_iter().flatten().collect();
+        let inserted: Vec<bool> = out.iter().map(|(_, new)| *new).collect();
+        for (id, analyte, at) in codec::corrections(entries, &prepared, &inserted) {
+            tx.prepare_cached(&for_sqlite(sql::SUPERSEDE_OBS))
+                .and_then(|mut s| s.execute(params![id, patient_id, analyte, at]))
+                .map_err(db)?;
+        }
         tx.commit().map_err(db)?;
+        Ok(out)
+    }
+
+    fn superseded(&self, patient_id: &str) -> Result<Vec<(StoredEntry, String)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&for_sqlite(sql::SELECT_SUPERSEDED))
+            .map_err(db)?;
+        let mut rows = stmt.query([patient_id]).map_err(db)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(db)? {
+            out.push((
+                codec::read_stored(r, Kind::Observation)?,
+                r.text(codec::SUPERSEDED_BY_COLUMN)?,
+            ));
+        }
+        codec::sort_superseded(&mut out);
         Ok(out)
     }
 

@@ -15,8 +15,8 @@ use leuko_core::{
 use leuko_store::postgres::PgStore;
 use leuko_store::sqlite::SqliteStore;
 use leuko_store::{
-    AssessmentRow, AuditEntry, CdsFeedback, Entry, NewPatient, Outcome, OverrideReason, Role,
-    Store, StoreError, StoredEntry,
+    AssessmentRow, AuditEntry, CdsFeedback, Entry, NewEntry, NewPatient, Outcome, OverrideReason,
+    Role, Store, StoreError, StoredEntry,
 };
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
@@ -242,6 +242,7 @@ suite!(
     concurrent_writers_store_each_id_once,
     concurrent_first_opens_migrate_once,
     crash_keeps_every_acknowledged_write,
+    corrections_supersede_across_batches,
     cds_feedback_stored_once,
 );
 
@@ -1351,4 +1352,141 @@ fn cds_feedback_stored_once(db: &Db) {
         store.save_cds_feedback(&[shifted]).must("offset"),
         vec![false]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Corrected results (HL7 OBX-11 C) arriving in a later batch
+
+fn correction(id: &str, at: OffsetDateTime, value: f64) -> NewEntry {
+    NewEntry {
+        id: Some(id.into()),
+        entry: anc(at, value),
+        corrects: true,
+    }
+}
+
+fn current_anc(store: &dyn Store, patient_id: &str, at: OffsetDateTime) -> Vec<f64> {
+    store
+        .record(patient_id)
+        .must("record")
+        .observations
+        .iter()
+        .filter(|o| o.analyte == AnalyteId::Anc && o.at == at)
+        .map(|o| o.value)
+        .collect()
+}
+
+fn superseded_ids(store: &dyn Store, patient_id: &str) -> Vec<(String, String)> {
+    store
+        .superseded(patient_id)
+        .must("superseded")
+        .into_iter()
+        .map(|(e, by)| (e.id, by))
+        .collect()
+}
+
+fn corrections_supersede_across_batches(db: &Db) {
+    let store = db.open();
+    patient(&*store, "p1");
+    patient(&*store, "p2");
+    let later = T0 + Span::days(1);
+    let wbc = Entry::Observation(obs(AnalyteId::Wbc, T0, 2.0));
+    // Message 1: finals.
+    let m1 = vec![
+        (Some("m1-1".into()), anc(T0, 0.4)),
+        (Some("m1-2".into()), wbc),
+        (Some("m1-3".into()), anc(later, 0.9)),
+    ];
+    store.add_entries("p1", &m1, T0).must("message 1");
+    store
+        .add_entries("p2", &[(Some("o-1".into()), anc(T0, 0.4))], T0)
+        .must("other patient");
+    // Message 2: the ANC at T0 corrected.
+    let m2 = [correction("m2-1", T0, 1.4)];
+    let r = store.write_entries("p1", &m2, later).must("message 2");
+    assert_eq!(r, vec![("m2-1".into(), true)]);
+    assert_eq!(current_anc(&*store, "p1", T0), vec![1.4]);
+    assert_eq!(
+        ids(&store.entries("p1").must("entries")),
+        vec!["m1-2", "m2-1", "m1-3"],
+        "the superseded final is not in the history; other analytes and times are untouched"
+    );
+    assert_eq!(
+        superseded_ids(&*store, "p1"),
+        vec![("m1-1".to_owned(), "m2-1".to_owned())],
+        "the final stays stored, naming its correction"
+    );
+    let (kept, _) = store
+        .superseded("p1")
+        .must("superseded")
+        .into_iter()
+        .next()
+        .must("one superseded");
+    assert_eq!(
+        kept.entry,
+        anc(T0, 0.4),
+        "the superseded value is kept as it was"
+    );
+    assert_eq!(
+        current_anc(&*store, "p2", T0),
+        vec![0.4],
+        "other patients untouched"
+    );
+
+    // Sent again, neither message changes anything.
+    let r = store
+        .write_entries("p1", &m2, later)
+        .must("message 2 again");
+    assert_eq!(r, vec![("m2-1".into(), false)]);
+    let r = store.add_entries("p1", &m1, later).must("message 1 again");
+    assert!(r.iter().all(|(_, new)| !*new));
+    assert_eq!(current_anc(&*store, "p1", T0), vec![1.4]);
+    assert_eq!(store.entries("p1").must("entries").len(), 3);
+    assert_eq!(superseded_ids(&*store, "p1").len(), 1);
+
+    // A second correction supersedes the first; the chain is kept.
+    store
+        .write_entries("p1", &[correction("m3-1", T0, 1.5)], later)
+        .must("message 3");
+    assert_eq!(current_anc(&*store, "p1", T0), vec![1.5]);
+    assert_eq!(
+        superseded_ids(&*store, "p1"),
+        vec![
+            ("m1-1".to_owned(), "m2-1".to_owned()),
+            ("m2-1".to_owned(), "m3-1".to_owned())
+        ]
+    );
+
+    // A correction with nothing to supersede is stored as a result; a correction whose id is
+    // reused for other content is a conflict and supersedes nothing.
+    let t2 = T0 + Span::days(2);
+    store
+        .write_entries("p1", &[correction("m4-1", t2, 2.0)], later)
+        .must("lone correction");
+    assert_eq!(current_anc(&*store, "p1", t2), vec![2.0]);
+    assert_conflict(
+        store.write_entries("p1", &[correction("m4-1", T0, 9.0)], later),
+        "m4-1",
+    );
+    assert_eq!(current_anc(&*store, "p1", T0), vec![1.5]);
+
+    // Within one batch, corrections act in the order given, after the batch's inserts.
+    let t3 = T0 + Span::days(3);
+    let batch = [
+        NewEntry {
+            id: Some("z-final".into()),
+            entry: anc(t3, 0.1),
+            corrects: false,
+        },
+        correction("a-corr", t3, 0.2),
+        correction("b-corr", t3, 0.3),
+    ];
+    store.write_entries("p1", &batch, later).must("batch");
+    assert_eq!(current_anc(&*store, "p1", t3), vec![0.3]);
+
+    // Everything holds after reopening.
+    drop(store);
+    let store = db.open();
+    assert_eq!(current_anc(&*store, "p1", T0), vec![1.5]);
+    assert_eq!(superseded_ids(&*store, "p1").len(), 4);
 }
