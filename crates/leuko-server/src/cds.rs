@@ -625,6 +625,12 @@ fn order_card(
     card
 }
 
+/// The CDS client's JWT checked as configured, before the body is read.
+fn admit(s: &AppState, headers: &HeaderMap, path: &str) -> Result<(), ApiError> {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    s.cds_auth.admit(headers, path, &s.metrics, now)
+}
+
 /// `POST /cds-services/{id}`: cards for a hook call.
 pub async fn call(
     State(s): State<AppState>,
@@ -632,7 +638,8 @@ pub async fn call(
     p: Result<Path<String>, PathRejection>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (_, hook) = service_id(p)?;
+    let (id, hook) = service_id(p)?;
+    admit(&s, &headers, &format!("/cds-services/{id}"))?;
     let req = json_object(b)?;
     let got_hook = required_str(&req, "hook", "hook")?;
     if got_hook != hook {
@@ -779,10 +786,12 @@ fn check_coding(c: &Value, path: &str) -> Result<(), ApiError> {
 /// neither stored nor logged: only whether one was given.
 pub async fn feedback(
     State(s): State<AppState>,
+    headers: HeaderMap,
     p: Result<Path<String>, PathRejection>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (id, _) = service_id(p)?;
+    admit(&s, &headers, &format!("/cds-services/{id}/feedback"))?;
     let body = json_object(b)?;
     let items = match body.get("feedback") {
         Some(Value::Array(a)) if !a.is_empty() => a,
