@@ -142,13 +142,152 @@ fn required_str<'v>(m: &'v Map<String, Value>, key: &str, path: &str) -> Result<
     }
 }
 
+/// Where to fetch missing prefetch from: the client's FHIR server and its bearer token.
+pub(crate) struct FhirSource {
+    base: String,
+    token: Option<String>,
+}
+
+/// Largest FHIR response read for one prefetch key.
+const FETCH_LIMIT: u64 = 4 * 1024 * 1024;
+/// Time allowed for one FHIR read (connect, send, receive).
+const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// `fhirServer` and `fhirAuthorization` of a request, checked: an http(s) URL; a `Bearer`
+/// access token.
+fn fhir_source(req: &Map<String, Value>) -> Result<Option<FhirSource>, ApiError> {
+    let Some(base) = req.get("fhirServer").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let lower = base.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return Err(ApiError::invalid(
+            "fhirServer",
+            format!("fhirServer {base:?} is not an http:// or https:// URL"),
+        ));
+    }
+    let token = match req.get("fhirAuthorization") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(a)) => {
+            let t = required_str(a, "access_token", "fhirAuthorization.access_token")?;
+            if let Some(tt) = a.get("token_type").and_then(Value::as_str)
+                && !tt.eq_ignore_ascii_case("bearer")
+            {
+                return Err(ApiError::invalid(
+                    "fhirAuthorization.token_type",
+                    format!("fhirAuthorization.token_type is {tt:?}, not \"Bearer\""),
+                ));
+            }
+            if !t.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ApiError::invalid(
+                    "fhirAuthorization.access_token",
+                    "fhirAuthorization.access_token holds characters a header cannot carry",
+                ));
+            }
+            Some(t.to_owned())
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "fhirAuthorization",
+                "fhirAuthorization is not an object",
+            ));
+        }
+    };
+    Ok(Some(FhirSource {
+        base: base.trim_end_matches('/').to_owned(),
+        token,
+    }))
+}
+
+/// A prefetch template with its `{{context.X}}` tokens replaced by the context's values
+/// (URL-encoded).
+fn fill_template(template: &str, context: &Map<String, Value>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unclosed token in {template:?}"))?;
+        let token = after[..end].trim();
+        let name = token
+            .strip_prefix("context.")
+            .ok_or_else(|| format!("token {{{{{token}}}}} is not a context field"))?;
+        let value = context
+            .get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("context.{name} is not given"))?;
+        for b in value.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Reads each missing prefetch key's query from the FHIR server (blocking; bounded time and
+/// size; no redirects, so the token goes nowhere else). Errors never hold the query (it
+/// names the patient): they go to the log.
+fn fetch_missing(
+    source: &FhirSource,
+    context: &Map<String, Value>,
+    keys: &[String],
+) -> Vec<(String, Result<Value, String>)> {
+    let templates = prefetch_templates();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(FETCH_TIMEOUT))
+        .max_redirects(0)
+        .http_status_as_error(true)
+        .build()
+        .into();
+    keys.iter()
+        .map(|key| {
+            let result = templates
+                .get(key)
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("no template for {key:?}"))
+                .and_then(|t| fill_template(t, context))
+                .and_then(|query| fetch_one(&agent, source, &query));
+            (key.clone(), result)
+        })
+        .collect()
+}
+
+fn fetch_one(agent: &ureq::Agent, source: &FhirSource, query: &str) -> Result<Value, String> {
+    let url = format!("{}/{query}", source.base);
+    let mut request = agent.get(&url).header("Accept", "application/fhir+json");
+    if let Some(t) = &source.token {
+        request = request.header("Authorization", format!("Bearer {t}"));
+    }
+    let mut response = request.call().map_err(|e| format!("GET: {e}"))?;
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(FETCH_LIMIT)
+        .read_to_vec()
+        .map_err(|e| format!("GET: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("GET: the answer is not JSON: {e}"))?;
+    match value.get("resourceType").and_then(Value::as_str) {
+        Some("OperationOutcome") => Err("GET: the answer is an OperationOutcome".to_owned()),
+        Some(_) => Ok(value),
+        None => Err("GET: the answer is not a FHIR resource".to_owned()),
+    }
+}
+
 /// The 412 answer: the service cannot get the data it needs.
 fn precondition_failed(key: &str) -> Response {
     (
         StatusCode::PRECONDITION_FAILED,
         Json(json!({"error": {
             "code": "precondition_failed",
-            "message": format!("prefetch {key:?} is missing; leuko needs it in the prefetch (fetching from fhirServer is not supported yet)"),
+            "message": format!("prefetch {key:?} is missing and could not be read from fhirServer (none given, or the read failed); leuko needs it"),
             "field": format!("prefetch.{key}"),
         }})),
     )
@@ -701,14 +840,45 @@ pub async fn call(
         None | Some(Value::Null) => &empty,
         Some(_) => return Err(ApiError::invalid("prefetch", "prefetch is not an object")),
     };
-    // Fetching the missing data from `fhirServer` is not implemented yet: a missing required
-    // prefetch is a 412 Precondition Failed whether or not a fhirServer is given.
+    // A prefetch key the client left out (or answered with an OperationOutcome) is fetched
+    // from `fhirServer` with the given bearer token; a required one that cannot be had is a
+    // 412 Precondition Failed. A key sent as null means "nothing there" and is not fetched.
+    let missing: Vec<String> = prefetch_templates()
+        .as_object()
+        .map(|t| {
+            t.keys()
+                .filter(|k| is_unusable(prefetch.get(k.as_str())))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut prefetch = prefetch.clone();
+    let source = fhir_source(&req)?;
+    if !missing.is_empty()
+        && let Some(source) = source
+    {
+        let context = context.clone();
+        let fetched =
+            tokio::task::spawn_blocking(move || fetch_missing(&source, &context, &missing))
+                .await
+                .map_err(ApiError::internal)?;
+        for (key, result) in fetched {
+            match result {
+                Ok(v) => {
+                    prefetch.insert(key, v);
+                }
+                Err(e) => {
+                    tracing::warn!(key = %key, reason = %e, "prefetch from fhirServer failed");
+                }
+            }
+        }
+    }
     for key in [PREFETCH_PATIENT, PREFETCH_COUNTS] {
         if is_unusable(prefetch.get(key)) {
             return Ok(precondition_failed(key));
         }
     }
-    let (bundle, origins) = prefetch_bundle(prefetch)?;
+    let (bundle, origins) = prefetch_bundle(&prefetch)?;
     let kb = &s.kb;
     let record = leuko_fhir::read_bundle(kb, &bundle)
         .map_err(|e| ApiError::invalid(request_path(&e.path, &origins), e.message))?;
