@@ -1113,3 +1113,7 @@ fn feedback_item(
 #[cfg(test)]
 #[path = "cds_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "cds_spec_tests.rs"]
+mod spec_tests;
