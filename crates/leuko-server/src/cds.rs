@@ -5,22 +5,35 @@
 //! * `POST /cds-services/{id}` reads the request's prefetch (resources or searchset Bundles)
 //!   into one FHIR collection Bundle, reads it with [`leuko_fhir::read_bundle`], assesses it
 //!   as of now (the clock is read here, never in the core) and answers cards.
-//! * `POST /cds-services/{id}/feedback` validates the feedback and logs it.
+//!   A prefetch key the client left out (or answered with an OperationOutcome) is read from
+//!   the request's `fhirServer` with `fhirAuthorization.access_token` as the bearer token
+//!   (ureq in a blocking task; http and https only; 4 s and 4 MiB per read; no redirects, so
+//!   the token goes nowhere else; the query, which names the patient, is never logged). A
+//!   key sent as `null` means "nothing there" and is not read. When the patient or the counts
+//!   cannot be had, the answer is 412 Precondition Failed, as the spec says.
+//! * `POST /cds-services/{id}/feedback` validates every item, then stores them in one
+//!   transaction (`Store::save_cds_feedback`: service, card, outcome, time, accepted
+//!   suggestion ids, override reason coding, whether a comment was given); the same item sent
+//!   again is stored once, a changed one is 409. The free-text `userComment` is neither stored
+//!   nor logged.
 //!
-//! **Security: these endpoints currently accept unauthenticated requests.** The spec's
-//! "Trusting CDS Clients" (a `Authorization: Bearer <JWT>` signed by the client: check `alg`
-//! (no `none`, no HMAC; ES384/RS384), `kid`, `typ`, `jku` against an allow-list, `iss`
-//! allow-listed, `aud` equal to the service's exact URL, `exp`, `iat`, `jti` replay) is not
-//! implemented yet, nor is CORS for browser clients. Until then, do not expose these routes
-//! beyond a trusted network.
+//! **Trusting CDS clients** ([`crate::cds_auth`]): with `leuko serve --cds-issuers FILE` the
+//! service call and feedback need `Authorization: Bearer <JWT>` signed by an allow-listed
+//! issuer's key (asymmetric `alg` only; `typ`, `kid`, `jku` allow-list, `aud` = the exact URL
+//! called, `exp`, `iat`, `jti` replay); `--cds-auth strict` (the default with issuers)
+//! answers 401 naming the claim, `tolerant` logs and counts, `off` (the default without
+//! issuers, warned at start-up) checks nothing. Discovery is open. Keys come from the
+//! configured JWK Set files: a `jku` header is only checked against the allow-list, never
+//! fetched.
 //!
-//! Also not done yet:
-//! * Fetching from `fhirServer` with `fhirAuthorization` when the prefetch is incomplete: the
-//!   service answers 412 Precondition Failed (as the spec allows when it cannot get the data)
-//!   whether or not a `fhirServer` is given.
-//! * Storing feedback: the `Store` trait has no feedback table, so feedback is validated and
-//!   written to the log (card, outcome, reason code; never the free-text comment) only.
-//! * OpenAPI entries for these routes (they need CDS Hooks component schemas).
+//! Not done: CORS for browser-based CDS clients (the routes send no CORS headers, so a
+//! browser client on another origin cannot call them); fetching a remote `jku` key set;
+//! prefetch tokens other than `{{context.X}}` (leuko's templates use only
+//! `context.patientId`).
+//!
+//! The spec's examples are fixtures (`tests/fixtures/cds/`), and the answers are checked
+//! against `schema/cds-hooks/cds-hooks.schema.json` (`scripts/cds_schema_check.py`,
+//! `scripts/cds-interop.sh` with npm `@medplum/core` as the client).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -152,6 +165,8 @@ pub(crate) struct FhirSource {
 const FETCH_LIMIT: u64 = 4 * 1024 * 1024;
 /// Time allowed for one FHIR read (connect, send, receive).
 const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+/// Time allowed for all the reads of one call (under the request time limit).
+const FETCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// `fhirServer` and `fhirAuthorization` of a request, checked: an http(s) URL; a `Bearer`
 /// access token.
@@ -246,22 +261,38 @@ fn fetch_missing(
         .http_status_as_error(true)
         .build()
         .into();
+    let deadline = std::time::Instant::now() + FETCH_BUDGET;
     keys.iter()
         .map(|key| {
-            let result = templates
-                .get(key)
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("no template for {key:?}"))
-                .and_then(|t| fill_template(t, context))
-                .and_then(|query| fetch_one(&agent, source, &query));
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let result = if left.is_zero() {
+                Err("GET: the time for reading from fhirServer is spent".to_owned())
+            } else {
+                templates
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| format!("no template for {key:?}"))
+                    .and_then(|t| fill_template(t, context))
+                    .and_then(|query| fetch_one(&agent, source, &query, left.min(FETCH_TIMEOUT)))
+            };
             (key.clone(), result)
         })
         .collect()
 }
 
-fn fetch_one(agent: &ureq::Agent, source: &FhirSource, query: &str) -> Result<Value, String> {
+fn fetch_one(
+    agent: &ureq::Agent,
+    source: &FhirSource,
+    query: &str,
+    timeout: std::time::Duration,
+) -> Result<Value, String> {
     let url = format!("{}/{query}", source.base);
-    let mut request = agent.get(&url).header("Accept", "application/fhir+json");
+    let mut request = agent
+        .get(&url)
+        .config()
+        .timeout_global(Some(timeout))
+        .build()
+        .header("Accept", "application/fhir+json");
     if let Some(t) = &source.token {
         request = request.header("Authorization", format!("Bearer {t}"));
     }
