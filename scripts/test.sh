@@ -49,6 +49,9 @@ scripts/hl7-interop.sh
 stage "== command-line contract"
 scripts/cli-contract.sh "$bin"
 
+stage "== CDS Hooks end to end (npm @medplum/core as the client, strict JWT; answers checked against the 2.0 JSON Schema)"
+scripts/cds-interop.sh
+
 stage "== browser tests (Playwright driving Debian's Chromium against leuko serve)"
 scripts/browser-tests.sh
 
