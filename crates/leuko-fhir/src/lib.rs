@@ -19,6 +19,17 @@
 //! `dataAbsentReason` are **unknown**, neither absent nor zero: a result whose value or time is
 //! unknown is not used, an unknown birth date leaves the age unknown, and each is reported in
 //! the record's notes with the field and the reason.
+//!
+//! **Read → write keeps unknown members and decimal text.** [`model`] holds the FHIR subset
+//! leuko reads and writes (Bundle and its entries, Patient, Observation with Quantity,
+//! RiskAssessment, ServiceRequest and their data types) as types that derive both `Serialize`
+//! and `Deserialize`: a [`model::Decimal`] keeps a number's exact text (`0.10`, `1.230`, `1e-3`),
+//! and a [`model::Open`] keeps every member its type does not know, in order, as raw JSON text
+//! (so decimals inside unknown members and extensions survive too); any other resource type is
+//! kept whole. [`model::Resource::from_json`] then [`model::Resource::to_json`] gives back
+//! compact input byte for byte. The writer ([`write`]) builds its bundle from the same types.
+//! The reader below extracts the engine's [`Record`] from a `serde_json::Value`, leniently
+//! and with paths in its errors; numbers reach the engine as `f64` either way.
 
 use leuko_core::units::{self, ValueError};
 use leuko_core::{
@@ -826,6 +837,7 @@ pub fn analyte_by_text<'k>(kb: &'k Knowledge, text: &str) -> Option<&'k leuko_kb
     kb.analyte_by_text(text)
 }
 
+pub mod model;
 pub mod write;
 
 #[cfg(test)]
