@@ -6,7 +6,9 @@
 //! transaction, idempotently by `{MSH-10}-{OBX-1}`; only then is AA answered. A corrected
 //! result (OBX-11 `C`) supersedes, in that same transaction, the stored result of the same
 //! patient, analyte and time, whichever earlier message brought it; the superseded result
-//! stays stored but leaves the history the engine reads. A message that
+//! stays stored but leaves the history the engine reads. Likewise a final result (OBX-11 `F`)
+//! supersedes a stored preliminary one (`P`) of the same patient, analyte and time, and a
+//! preliminary result arriving after the final is stored already superseded. A message that
 //! cannot be read is answered AE (with an ERR segment naming the field) or AR (when even its
 //! MSH cannot be read); a store failure is answered AE, so the sender retries and nothing
 //! acknowledged is lost. A malformed message or a broken connection never stops the listener.
@@ -96,6 +98,7 @@ pub async fn handle(state: &AppState, codes: &LocalCodes, bytes: &[u8]) -> Strin
             id: Some(o.id.clone()),
             entry: Entry::Observation(o.observation.clone()),
             corrects: o.status == leuko_hl7::ResultStatus::Corrected,
+            preliminary: o.status == leuko_hl7::ResultStatus::Preliminary,
         })
         .collect();
     let n = entries.len();

@@ -608,6 +608,51 @@ pub(crate) fn corrections<'p>(
         .collect()
 }
 
+/// Everything that settles which results are current after a batch is stored, in order, as
+/// `(statement, id, analyte, at)` (the caller adds the patient as `$2`):
+///
+/// 1. each newly stored preliminary observation is marked so ([`crate::sql::MARK_PRELIMINARY`]);
+/// 2. corrections supersede every current result ([`corrections`], [`crate::sql::SUPERSEDE_OBS`]);
+/// 3. each newly stored observation that is neither preliminary nor a correction supersedes
+///    the current preliminary results ([`crate::sql::SUPERSEDE_PRELIMINARY`]);
+/// 4. a newly stored preliminary result is superseded at once by a current result that is not
+///    preliminary ([`crate::sql::SUPERSEDE_LATE_PRELIMINARY`]): it came too late.
+///
+/// Only newly stored entries take part, so a batch sent again changes nothing.
+pub(crate) fn supersessions<'p>(
+    entries: &[crate::NewEntry],
+    prepared: &'p Prepared,
+    inserted: &[bool],
+) -> Vec<(&'static str, &'p str, &'p str, &'p str)> {
+    let new_obs = |pred: fn(&crate::NewEntry) -> bool| {
+        entries.iter().zip(prepared).zip(inserted).filter_map(
+            move |((e, (id, (_, cols))), &new)| match cols {
+                Cols::Observation(o) if new && pred(e) => {
+                    Some((id.as_str(), o.analyte.as_str(), o.at.as_str()))
+                }
+                _ => None,
+            },
+        )
+    };
+    let mut out = Vec::new();
+    let preliminary = |e: &crate::NewEntry| e.preliminary && !e.corrects;
+    out.extend(new_obs(preliminary).map(|(id, an, at)| (crate::sql::MARK_PRELIMINARY, id, an, at)));
+    out.extend(
+        corrections(entries, prepared, inserted)
+            .into_iter()
+            .map(|(id, an, at)| (crate::sql::SUPERSEDE_OBS, id, an, at)),
+    );
+    out.extend(
+        new_obs(|e| !e.preliminary && !e.corrects)
+            .map(|(id, an, at)| (crate::sql::SUPERSEDE_PRELIMINARY, id, an, at)),
+    );
+    out.extend(
+        new_obs(preliminary)
+            .map(|(id, an, at)| (crate::sql::SUPERSEDE_LATE_PRELIMINARY, id, an, at)),
+    );
+    out
+}
+
 /// The column of `superseded_by` in [`crate::sql::SELECT_SUPERSEDED`]: after id, recorded_at
 /// and the observation's eleven columns.
 pub(crate) const SUPERSEDED_BY_COLUMN: usize = 13;

@@ -38,6 +38,11 @@
 //!   trail); [`Store::entries`] and [`Store::record`] return only current results. Only a
 //!   newly stored correction supersedes: the same correction sent again changes nothing, and
 //!   an earlier result sent again after its correction stays superseded.
+//! - **Preliminary results.** An observation written with [`NewEntry::preliminary`] (HL7
+//!   OBX-11 `P`) is marked so (migration 0004). A later, newly stored observation of the same
+//!   patient, analyte and time that is not preliminary (a final result, OBX-11 `F`; a
+//!   correction; an entry from the API) supersedes it the same way, never deleting it; a
+//!   preliminary result arriving after such a result is stored already superseded by it.
 //! - **Migrations** are listed by `build.rs` from the files present, by version; each version
 //!   not yet recorded is applied, in ascending order, so a gap (a version not yet merged) is
 //!   applied when it arrives.
@@ -142,6 +147,12 @@ pub struct NewEntry {
     /// observation of the same patient with the same analyte and the same time. Ignored for
     /// conditions and medicines.
     pub corrects: bool,
+    /// A preliminary result (HL7 OBX-11 `P`): stored as current until a result of the same
+    /// patient, analyte and time that is not preliminary (a final one, OBX-11 `F`, or a
+    /// correction) is newly stored, which supersedes it. A preliminary result that arrives
+    /// after such a result is stored already superseded by it. Ignored for conditions and
+    /// medicines.
+    pub preliminary: bool,
 }
 
 /// A stored entry.
@@ -311,6 +322,7 @@ pub trait Store: Send + Sync {
                 id: id.clone(),
                 entry: entry.clone(),
                 corrects: false,
+                preliminary: false,
             })
             .collect();
         self.write_entries(patient_id, &entries, now)
@@ -318,7 +330,9 @@ pub trait Store: Send + Sync {
     /// Adds entries in one transaction, as [`Store::add_entries`] does; then each newly stored
     /// correction ([`NewEntry::corrects`]) supersedes the current observations of the same
     /// patient, analyte and time, in the same transaction. Of several corrections of one
-    /// result in a batch, the last given wins.
+    /// result in a batch, the last given wins. A newly stored result that is neither a
+    /// correction nor preliminary supersedes the current preliminary results
+    /// ([`NewEntry::preliminary`]) of the same patient, analyte and time.
     ///
     /// # Errors
     /// As [`Store::add_entries`].

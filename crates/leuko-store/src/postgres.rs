@@ -459,13 +459,10 @@ impl Store for PgStore {
             }
             let out: Vec<(String, bool)> = out.into_iter().flatten().collect();
             let inserted: Vec<bool> = out.iter().map(|(_, new)| *new).collect();
-            for (id, analyte, at) in codec::corrections(entries, &prepared_entries, &inserted) {
-                exec(
-                    tx,
-                    stmts,
-                    sql::SUPERSEDE_OBS,
-                    &[&id, &patient_id, &analyte, &at],
-                )?;
+            for (stmt, id, analyte, at) in
+                codec::supersessions(entries, &prepared_entries, &inserted)
+            {
+                exec(tx, stmts, stmt, &[&id, &patient_id, &analyte, &at])?;
             }
             Ok(out)
         })

@@ -108,6 +108,26 @@ pub(crate) fn select_entries_of_patient(kind: crate::codec::Kind) -> &'static st
 pub(crate) const SUPERSEDE_OBS: &str = "UPDATE observations SET superseded_by = $1 \
      WHERE patient_id = $2 AND analyte = $3 AND at = $4 AND superseded_by IS NULL AND id <> $1 \
      AND EXISTS (SELECT 1 FROM observations c WHERE c.id = $1 AND c.superseded_by IS NULL)";
+/// Marks a newly stored observation `$1` (of patient `$2`, analyte `$3`, at `$4`) as a
+/// preliminary result.
+pub(crate) const MARK_PRELIMINARY: &str = "UPDATE observations SET preliminary = TRUE \
+     WHERE id = $1 AND patient_id = $2 AND analyte = $3 AND at = $4";
+/// A result `$1` that is not preliminary, unless itself superseded, supersedes the current
+/// preliminary observations of patient `$2` with analyte `$3` at `$4`.
+pub(crate) const SUPERSEDE_PRELIMINARY: &str = "UPDATE observations SET superseded_by = $1 \
+     WHERE patient_id = $2 AND analyte = $3 AND at = $4 AND superseded_by IS NULL AND preliminary \
+     AND id <> $1 \
+     AND EXISTS (SELECT 1 FROM observations c WHERE c.id = $1 AND c.superseded_by IS NULL \
+     AND NOT c.preliminary)";
+/// A preliminary result `$1` that arrives when a current result of patient `$2`, analyte `$3`
+/// at `$4` that is not preliminary is stored is superseded by it at once (the lowest id, when
+/// there are several).
+pub(crate) const SUPERSEDE_LATE_PRELIMINARY: &str = "UPDATE observations SET superseded_by = \
+     (SELECT MIN(f.id) FROM observations f WHERE f.patient_id = $2 AND f.analyte = $3 \
+     AND f.at = $4 AND f.superseded_by IS NULL AND NOT f.preliminary AND f.id <> $1) \
+     WHERE id = $1 AND superseded_by IS NULL AND preliminary \
+     AND EXISTS (SELECT 1 FROM observations f WHERE f.patient_id = $2 AND f.analyte = $3 \
+     AND f.at = $4 AND f.superseded_by IS NULL AND NOT f.preliminary AND f.id <> $1)";
 /// The superseded observations of a patient, with what superseded each.
 pub(crate) const SELECT_SUPERSEDED: &str = concat!(
     "SELECT id, recorded_at, ",

@@ -386,8 +386,8 @@ impl Store for SqliteStore {
         }
         let out: Vec<(String, bool)> = out.into_iter().flatten().collect();
         let inserted: Vec<bool> = out.iter().map(|(_, new)| *new).collect();
-        for (id, analyte, at) in codec::corrections(entries, &prepared, &inserted) {
-            tx.prepare_cached(&for_sqlite(sql::SUPERSEDE_OBS))
+        for (stmt, id, analyte, at) in codec::supersessions(entries, &prepared, &inserted) {
+            tx.prepare_cached(&for_sqlite(stmt))
                 .and_then(|mut s| s.execute(params![id, patient_id, analyte, at]))
                 .map_err(db)?;
         }

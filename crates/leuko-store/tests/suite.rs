@@ -243,6 +243,7 @@ suite!(
     concurrent_first_opens_migrate_once,
     crash_keeps_every_acknowledged_write,
     corrections_supersede_across_batches,
+    finals_supersede_preliminary_results,
     cds_feedback_stored_once,
 );
 
@@ -1362,6 +1363,17 @@ fn correction(id: &str, at: OffsetDateTime, value: f64) -> NewEntry {
         id: Some(id.into()),
         entry: anc(at, value),
         corrects: true,
+        preliminary: false,
+    }
+}
+
+/// A result as an HL7 message brings it: preliminary (OBX-11 P) or final (F).
+fn result(id: &str, at: OffsetDateTime, value: f64, preliminary: bool) -> NewEntry {
+    NewEntry {
+        id: Some(id.into()),
+        entry: anc(at, value),
+        corrects: false,
+        preliminary,
     }
 }
 
@@ -1477,6 +1489,7 @@ fn corrections_supersede_across_batches(db: &Db) {
             id: Some("z-final".into()),
             entry: anc(t3, 0.1),
             corrects: false,
+            preliminary: false,
         },
         correction("a-corr", t3, 0.2),
         correction("b-corr", t3, 0.3),
@@ -1489,4 +1502,142 @@ fn corrections_supersede_across_batches(db: &Db) {
     let store = db.open();
     assert_eq!(current_anc(&*store, "p1", T0), vec![1.5]);
     assert_eq!(superseded_ids(&*store, "p1").len(), 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preliminary results (HL7 OBX-11 P) replaced by final ones (F) arriving in a later batch
+
+fn finals_supersede_preliminary_results(db: &Db) {
+    let store = db.open();
+    patient(&*store, "p1");
+    patient(&*store, "p2");
+    let later = T0 + Span::hours(4);
+    let t1 = T0 + Span::days(1);
+
+    // Message 1: a preliminary ANC, and a final WBC at the same time.
+    let m1 = [
+        result("m1-1", T0, 0.4, true),
+        NewEntry {
+            id: Some("m1-2".into()),
+            entry: Entry::Observation(obs(AnalyteId::Wbc, T0, 2.0)),
+            corrects: false,
+            preliminary: false,
+        },
+    ];
+    store.write_entries("p1", &m1, T0).must("message 1");
+    store
+        .write_entries("p2", &[result("o-1", T0, 0.4, true)], T0)
+        .must("other patient");
+    assert_eq!(
+        current_anc(&*store, "p1", T0),
+        vec![0.4],
+        "a preliminary result is current until its final comes"
+    );
+    assert!(
+        superseded_ids(&*store, "p1").is_empty(),
+        "the final WBC does not supersede the preliminary ANC"
+    );
+
+    // Message 2: the final ANC replaces the preliminary one, which stays stored.
+    let r = store
+        .write_entries("p1", &[result("m2-1", T0, 0.6, false)], later)
+        .must("message 2");
+    assert_eq!(r, vec![("m2-1".into(), true)]);
+    assert_eq!(current_anc(&*store, "p1", T0), vec![0.6]);
+    assert_eq!(
+        superseded_ids(&*store, "p1"),
+        vec![("m1-1".to_owned(), "m2-1".to_owned())]
+    );
+    assert_eq!(
+        ids(&store.entries("p1").must("entries")),
+        vec!["m1-2", "m2-1"]
+    );
+    assert_eq!(
+        current_anc(&*store, "p2", T0),
+        vec![0.4],
+        "other patients untouched"
+    );
+
+    // Sent again, neither message changes anything; the preliminary stays superseded.
+    let r = store
+        .write_entries("p1", &m1, later)
+        .must("message 1 again");
+    assert!(r.iter().all(|(_, new)| !*new));
+    store
+        .write_entries("p1", &[result("m2-1", T0, 0.6, false)], later)
+        .must("message 2 again");
+    assert_eq!(current_anc(&*store, "p1", T0), vec![0.6]);
+    assert_eq!(superseded_ids(&*store, "p1").len(), 1);
+
+    // A final does not supersede another final: both stay current, as before.
+    store
+        .write_entries("p1", &[result("m3-1", T0, 0.7, false)], later)
+        .must("message 3");
+    let mut both = current_anc(&*store, "p1", T0);
+    both.sort_by(f64::total_cmp);
+    assert_eq!(both, vec![0.6, 0.7]);
+    assert_eq!(superseded_ids(&*store, "p1").len(), 1);
+
+    // A preliminary result arriving after the final is stored already superseded by it.
+    store
+        .write_entries("p1", &[result("m4-1", t1, 1.1, false)], later)
+        .must("final first");
+    store
+        .write_entries("p1", &[result("m5-1", t1, 0.9, true)], later)
+        .must("late preliminary");
+    assert_eq!(current_anc(&*store, "p1", t1), vec![1.1]);
+    assert!(
+        superseded_ids(&*store, "p1").contains(&("m5-1".to_owned(), "m4-1".to_owned())),
+        "{:?}",
+        superseded_ids(&*store, "p1")
+    );
+
+    // A correction supersedes a preliminary result too; in one batch, a final given with its
+    // preliminary replaces it.
+    let t2 = T0 + Span::days(2);
+    store
+        .write_entries("p1", &[result("m6-1", t2, 0.3, true)], later)
+        .must("preliminary");
+    store
+        .write_entries("p1", &[correction("m7-1", t2, 0.35)], later)
+        .must("correction");
+    assert_eq!(current_anc(&*store, "p1", t2), vec![0.35]);
+    let t3 = T0 + Span::days(3);
+    store
+        .write_entries(
+            "p1",
+            &[
+                result("m8-1", t3, 0.2, true),
+                result("m8-2", t3, 0.25, false),
+            ],
+            later,
+        )
+        .must("one batch");
+    assert_eq!(current_anc(&*store, "p1", t3), vec![0.25]);
+
+    // Entries written through the API (not preliminary) also replace a preliminary result.
+    let t4 = T0 + Span::days(4);
+    store
+        .write_entries("p1", &[result("m9-1", t4, 0.5, true)], later)
+        .must("preliminary");
+    store
+        .add_entries("p1", &[(Some("api-1".into()), anc(t4, 0.55))], later)
+        .must("api entry");
+    assert_eq!(current_anc(&*store, "p1", t4), vec![0.55]);
+
+    // Everything holds after reopening.
+    drop(store);
+    let store = db.open();
+    assert_eq!(current_anc(&*store, "p1", T0).len(), 2);
+    assert_eq!(current_anc(&*store, "p1", t1), vec![1.1]);
+    assert_eq!(
+        superseded_ids(&*store, "p1"),
+        vec![
+            ("m1-1".to_owned(), "m2-1".to_owned()),
+            ("m5-1".to_owned(), "m4-1".to_owned()),
+            ("m6-1".to_owned(), "m7-1".to_owned()),
+            ("m8-1".to_owned(), "m8-2".to_owned()),
+            ("m9-1".to_owned(), "api-1".to_owned()),
+        ]
+    );
 }
