@@ -86,6 +86,13 @@ done
 #   but the two that take a record or a FHIR resource: whether a result is plausible, a unit is
 #   known or an analyte exists is clinical knowledge, not JSON Schema, so a schema-valid body
 #   may rightly be refused with a 400 naming the field.
+# - The CDS Hooks service call and feedback are described by the JSON Schema of the CDS Hooks
+#   2.0 tables (schema/cds-hooks/): a schema-valid call may rightly be refused (412 when the
+#   prefetch lacks the patient or the counts, 400 when a prefetched resource is not usable
+#   FHIR), and the service reads some fields more leniently than the spec's tables (a
+#   whitespace-only string, an accepted feedback without acceptedSuggestions), so neither
+#   positive_data_acceptance nor negative_data_rejection is asked of them; every other check
+#   is (no 5xx, answers that follow the schemas, status codes, content types).
 cat >"$tmp/schemathesis.toml" <<TOML
 [cache]
 directory = "$target/api-fuzz-cache"
@@ -97,6 +104,12 @@ object_level_authorization.enabled = false
 include-path = ["/v1/assess", "/v1/patients/{id}/entries"]
 include-method = "POST"
 checks.positive_data_acceptance.enabled = false
+
+[[operations]]
+include-path = ["/cds-services/{id}", "/cds-services/{id}/feedback"]
+include-method = "POST"
+checks.positive_data_acceptance.enabled = false
+checks.negative_data_rejection.enabled = false
 TOML
 
 report=$tmp/report

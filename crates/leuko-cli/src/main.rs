@@ -65,6 +65,16 @@ enum Command {
         /// `leuko schema`, e.g. `NEUT,anc`).
         #[arg(long)]
         codes: Option<String>,
+        /// How CDS Hooks clients' bearer JWTs are checked: `strict` (401 on a missing or bad
+        /// token), `tolerant` (logged and counted, then served) or `off`. Default: `strict`
+        /// with `--cds-issuers`, otherwise `off` (with a warning).
+        #[arg(long, value_parser = ["strict", "tolerant", "off"])]
+        cds_auth: Option<String>,
+        /// The trusted CDS clients: a TOML file with `base_url` (this service's public URL,
+        /// which `aud` must name) and `[[issuer]]` tables (`iss`, `jwks` = a JWK Set file,
+        /// optional `jku` = allowed URLs).
+        #[arg(long)]
+        cds_issuers: Option<String>,
     },
     /// Receive HL7 v2 ORU^R01 results over MLLP and store them in the patients' histories.
     Mllp {
@@ -205,12 +215,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             json_logs,
             mllp,
             codes,
+            cds_auth,
+            cds_issuers,
         } => {
             init_logs(json_logs);
             let codes = read_codes(codes.as_deref())?;
+            let auth = cds_auth_config(cds_auth.as_deref(), cds_issuers.as_deref())?;
             let store =
                 leuko_store::open(&db).map_err(|e| input_error(format!("--db {db}: {e}")))?;
-            let state = leuko_server::AppState::new(kb, store);
+            let state = leuko_server::AppState::new(kb, store).with_cds_auth(auth);
             let runtime = tokio::runtime::Runtime::new().map_err(|e| Failure {
                 code: 3,
                 message: format!("runtime: {e}"),
@@ -331,6 +344,32 @@ fn run(cli: Cli) -> Result<(), Failure> {
             write(&mut stdout, &text)
         }
     }
+}
+
+/// The CDS client check from `--cds-auth` and `--cds-issuers`.
+fn cds_auth_config(
+    mode: Option<&str>,
+    issuers: Option<&str>,
+) -> Result<leuko_server::cds_auth::CdsAuth, Failure> {
+    use leuko_server::cds_auth::{AuthMode, CdsAuth};
+    let mode = match (mode, issuers) {
+        (Some(m), _) => AuthMode::parse(m).map_err(|e| input_error(format!("--cds-auth: {e}")))?,
+        (None, Some(_)) => AuthMode::Strict,
+        (None, None) => AuthMode::Off,
+    };
+    let auth = match (mode, issuers) {
+        (AuthMode::Off, _) => CdsAuth::off(),
+        (_, Some(path)) => CdsAuth::from_file(mode, std::path::Path::new(path))
+            .map_err(|e| input_error(format!("--cds-issuers: {e}")))?,
+        (_, None) => {
+            return Err(input_error(format!(
+                "--cds-auth {}: needs --cds-issuers FILE (the trusted CDS clients and their keys)",
+                mode.as_str()
+            )));
+        }
+    };
+    auth.log_startup();
+    Ok(auth)
 }
 
 fn init_logs(json: bool) {

@@ -7,6 +7,29 @@
 //! uncoded carbimazole or metamizole are still recognised. Resources leuko does not use are
 //! skipped; a resource it uses but cannot read is an error naming the JSON path and the value,
 //! never a silent guess. Reading is lenient about what is absent and strict about what is wrong.
+//!
+//! Any Bundle type is read (`collection`, `searchset` with its `search` modes and included or
+//! outcome resources, `transaction` with `request` entries; an entry without a resource, such
+//! as a DELETE, is skipped). Every LOINC code the knowledge base lists for an analyte counts as
+//! that analyte (751-8, 26499-4 and 753-4 are all the ANC).
+//!
+//! Primitive extensions (`"_effectiveDateTime": {"extension": [...]}`, `"_value"` inside a
+//! Quantity, `"_birthDate"`) are accepted beside their values. A primitive present only as its
+//! `_x` sibling — typically with a [`DATA_ABSENT_REASON`] extension — and an Observation with
+//! `dataAbsentReason` are **unknown**, neither absent nor zero: a result whose value or time is
+//! unknown is not used, an unknown birth date leaves the age unknown, and each is reported in
+//! the record's notes with the field and the reason.
+//!
+//! **Read → write keeps unknown members and decimal text.** [`model`] holds the FHIR subset
+//! leuko reads and writes (Bundle and its entries, Patient, Observation with Quantity,
+//! RiskAssessment, ServiceRequest and their data types) as types that derive both `Serialize`
+//! and `Deserialize`: a [`model::Decimal`] keeps a number's exact text (`0.10`, `1.230`, `1e-3`),
+//! and a [`model::Open`] keeps every member its type does not know, in order, as raw JSON text
+//! (so decimals inside unknown members and extensions survive too); any other resource type is
+//! kept whole. [`model::Resource::from_json`] then [`model::Resource::to_json`] gives back
+//! compact input byte for byte. The writer ([`write`]) builds its bundle from the same types.
+//! The reader below extracts the engine's [`Record`] from a `serde_json::Value`, leniently
+//! and with paths in its errors; numbers reach the engine as `f64` either way.
 
 use leuko_core::units::{self, ValueError};
 use leuko_core::{
@@ -210,6 +233,71 @@ fn datetime_at(
     Ok(Some(t))
 }
 
+/// The url of FHIR's data-absent-reason extension.
+pub const DATA_ABSENT_REASON: &str = "http://hl7.org/fhir/StructureDefinition/data-absent-reason";
+
+/// Why a primitive element has no value when it is present only through its `_key` sibling
+/// (FHIR JSON carries a primitive's `id` and `extension` in `"_key": {...}`): the
+/// data-absent-reason code when the sibling carries one (`"masked"`, `"unknown"`, …), or the
+/// words "no value given" for a sibling with other extensions only. `None` when the primitive
+/// has a value or no sibling at all. A sibling that is not an object is an error.
+fn absent_primitive(v: &Value, key: &str, path: &str) -> Result<Option<String>, FhirError> {
+    if v.get(key).is_some_and(|x| !x.is_null()) {
+        return Ok(None);
+    }
+    let sibling_key = format!("_{key}");
+    let Some(sibling) = v.get(&sibling_key) else {
+        return Ok(None);
+    };
+    let spath = format!("{path}.{sibling_key}");
+    let Value::Object(element) = sibling else {
+        if sibling.is_null() {
+            return Ok(None);
+        }
+        return Err(err(
+            spath,
+            format!(
+                "expected an object holding the primitive's id and extensions, found {}",
+                kind(sibling)
+            ),
+        ));
+    };
+    let extensions = match element.get("extension") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(a)) => a.as_slice(),
+        Some(other) => {
+            return Err(err(
+                format!("{spath}.extension"),
+                format!("expected an array, found {}", kind(other)),
+            ));
+        }
+    };
+    let reason = extensions.iter().find_map(|e| {
+        (e.get("url").and_then(Value::as_str) == Some(DATA_ABSENT_REASON)).then(|| {
+            e.get("valueCode")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+        })
+    });
+    Ok(Some(reason.map_or_else(
+        || "no value given".to_owned(),
+        |r| format!("data-absent-reason {r:?}"),
+    )))
+}
+
+/// The reason an element is absent, from `dataAbsentReason` (a CodeableConcept), for notes.
+fn data_absent_reason(r: &Value) -> Option<String> {
+    let cc = r.get("dataAbsentReason")?;
+    let (codes, text) = codings(cc);
+    let code = codes
+        .iter()
+        .map(|(_, c, _)| *c)
+        .find(|c| !c.is_empty())
+        .or(text)
+        .unwrap_or("unknown");
+    Some(format!("dataAbsentReason {code:?}"))
+}
+
 impl Reader<'_> {
     fn resource(&mut self, r: &Value, path: &str) -> Result<(), FhirError> {
         match r.get("resourceType").and_then(Value::as_str) {
@@ -253,8 +341,22 @@ impl Reader<'_> {
                 }
                 Some(t.date())
             }
-            None => None,
+            None => {
+                if let Some(reason) = absent_primitive(r, "birthDate", path)? {
+                    self.record.notes.push(InputNote {
+                        field: format!("{path}._birthDate"),
+                        message: format!("the birth date is unknown ({reason}); age is unknown"),
+                    });
+                }
+                None
+            }
         };
+        if let Some(reason) = absent_primitive(r, "gender", path)? {
+            self.record.notes.push(InputNote {
+                field: format!("{path}._gender"),
+                message: format!("sex is unknown ({reason})"),
+            });
+        }
         let sex = match str_at(r, "gender", path)? {
             Some("female") => Sex::Female,
             Some("male") => Sex::Male,
@@ -298,30 +400,57 @@ impl Reader<'_> {
         };
         let at = match datetime_at(r, "effectiveDateTime", path, &mut self.record.notes)? {
             Some(t) => t,
-            None => match r.get("effectivePeriod") {
-                Some(p) => datetime_at(
-                    p,
-                    "start",
-                    &format!("{path}.effectivePeriod"),
+            None => {
+                let found = match r.get("effectivePeriod") {
+                    Some(p) => datetime_at(
+                        p,
+                        "start",
+                        &format!("{path}.effectivePeriod"),
+                        &mut self.record.notes,
+                    )?,
+                    None => None,
+                }
+                .or(datetime_at(
+                    r,
+                    "effectiveInstant",
+                    path,
                     &mut self.record.notes,
-                )?,
-                None => None,
+                )?)
+                .or(datetime_at(r, "issued", path, &mut self.record.notes)?);
+                match found {
+                    Some(t) => t,
+                    None => {
+                        // A time given only as `_effectiveDateTime` (or `_effectiveInstant`,
+                        // `_issued`) with its reason is unknown, not wrong: the result cannot
+                        // be placed in time, so it is not used, and the notes say so.
+                        let mut reason = None;
+                        for key in ["effectiveDateTime", "effectiveInstant", "issued"] {
+                            if let Some(why) = absent_primitive(r, key, path)? {
+                                reason = Some((key, why));
+                                break;
+                            }
+                        }
+                        let Some((key, why)) = reason else {
+                            return Err(err(
+                                format!("{path}.effectiveDateTime"),
+                                format!("missing: a {} result needs its time", analyte.name),
+                            ));
+                        };
+                        self.record.notes.push(InputNote {
+                            field: format!("{path}._{key}"),
+                            message: format!(
+                                "the time of this {} result is unknown ({why}); the result was not used",
+                                analyte.name
+                            ),
+                        });
+                        return Ok(());
+                    }
+                }
             }
-            .or(datetime_at(
-                r,
-                "effectiveInstant",
-                path,
-                &mut self.record.notes,
-            )?)
-            .or(datetime_at(r, "issued", path, &mut self.record.notes)?)
-            .ok_or_else(|| {
-                err(
-                    format!("{path}.effectiveDateTime"),
-                    format!("missing: a {} result needs its time", analyte.name),
-                )
-            })?,
         };
-        let (value, comparator, reported, unit_text) = self.value(r, path, analyte)?;
+        let Some((value, comparator, reported, unit_text)) = self.value(r, path, analyte)? else {
+            return Ok(()); // Unknown value: noted by `value`.
+        };
         let reference_range = self.reference_range(r, path, analyte, &unit_text)?;
         let id = str_at(r, "id", path)?.unwrap_or("");
         self.record.observations.push(Observation {
@@ -350,9 +479,13 @@ impl Reader<'_> {
         r: &Value,
         path: &str,
         analyte: &leuko_kb::Analyte,
-    ) -> Result<(f64, Comparator, Option<(f64, String)>, String), FhirError> {
+    ) -> Result<Option<(f64, Comparator, Option<(f64, String)>, String)>, FhirError> {
         if let Some(q) = r.get("valueQuantity") {
             let qpath = format!("{path}.valueQuantity");
+            if let Some(reason) = absent_primitive(q, "value", &qpath)? {
+                self.note_unknown_value(analyte, &format!("{qpath}._value"), &reason);
+                return Ok(None);
+            }
             let number = match q.get("value") {
                 Some(Value::Number(n)) => n.as_f64().ok_or_else(|| {
                     err(
@@ -411,7 +544,7 @@ impl Reader<'_> {
                         let reported = units::find_unit(self.kb, analyte.dimension, unit)
                             .filter(|u| u.ucum != canonical)
                             .map(|u| (number, u.ucum.clone()));
-                        return Ok((v, comparator, reported, unit.to_owned()));
+                        return Ok(Some((v, comparator, reported, unit.to_owned())));
                     }
                     Err(e @ ValueError::Implausible { .. }) => {
                         return Err(err(format!("{qpath}.value"), e.to_string()));
@@ -434,18 +567,34 @@ impl Reader<'_> {
             let v = units::to_canonical(self.kb, analyte, q.value, &q.unit)
                 .map_err(|e| err(format!("{path}.valueString"), e.to_string()))?;
             self.note_unit_without_volume(analyte, &q.unit, &format!("{path}.valueString"));
-            return Ok((v, q.comparator, None, q.unit));
+            return Ok(Some((v, q.comparator, None, q.unit)));
         }
-        if r.get("dataAbsentReason").is_some() {
-            return Err(err(
-                format!("{path}.dataAbsentReason"),
-                format!("the {} result has no value", analyte.name),
-            ));
+        for key in ["valueString", "valueInteger"] {
+            if let Some(reason) = absent_primitive(r, key, path)? {
+                self.note_unknown_value(analyte, &format!("{path}._{key}"), &reason);
+                return Ok(None);
+            }
+        }
+        if let Some(reason) = data_absent_reason(r) {
+            self.note_unknown_value(analyte, &format!("{path}.dataAbsentReason"), &reason);
+            return Ok(None);
         }
         Err(err(
             format!("{path}.valueQuantity"),
             format!("missing: the {} result has no value", analyte.name),
         ))
+    }
+
+    /// A result whose value is unknown is not used, and the notes say why: unknown is neither
+    /// absent nor zero.
+    fn note_unknown_value(&mut self, analyte: &leuko_kb::Analyte, field: &str, reason: &str) {
+        self.record.notes.push(InputNote {
+            field: field.to_owned(),
+            message: format!(
+                "the value of this {} result is unknown ({reason}); the result was not used",
+                analyte.name
+            ),
+        });
     }
 
     fn note_unit_without_volume(&mut self, analyte: &leuko_kb::Analyte, unit: &str, path: &str) {
@@ -688,6 +837,7 @@ pub fn analyte_by_text<'k>(kb: &'k Knowledge, text: &str) -> Option<&'k leuko_kb
     kb.analyte_by_text(text)
 }
 
+pub mod model;
 pub mod write;
 
 #[cfg(test)]

@@ -42,12 +42,16 @@ use leuko_core::{
     Sex, Truth, WorkupItem,
 };
 use leuko_kb::Knowledge;
-use serde::Serialize;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, UtcOffset};
 
 use super::{LOINC, UCUM};
+use crate::model::{
+    Annotation, Bundle, CodeableConcept, Coding, Decimal, Entry, Extension, Identifier,
+    Observation, Open, Patient, Prediction, Quantity, Reference, ReferenceRange, Resource,
+    RiskAssessment, ServiceRequest,
+};
 
 /// The media type of the output.
 pub const MEDIA_TYPE: &str = "application/fhir+json";
@@ -81,242 +85,37 @@ const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observ
 pub const DISCLAIMER: &str = "Decision support, not a diagnosis: leuko lists possible causes and what to check next; a clinician decides.";
 
 // ---------------------------------------------------------------------------------------------
-// The FHIR R4 subset, hand-written.
+// The FHIR R4 subset: the typed, lossless model of [`crate::model`], which reads as well as
+// writes. Decimals are made with [`Decimal::from_f64`].
 
-#[derive(Debug, Clone, Default, Serialize)]
-struct Coding {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    system: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    display: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-struct CodeableConcept {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    coding: Vec<Coding>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Quantity {
-    #[serde(serialize_with = "decimal")]
-    value: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    comparator: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    unit: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    system: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<String>,
-}
-
-/// A FHIR `decimal`: a whole number without a decimal point (400, not 400.0, which would claim
-/// a precision nobody reported); anything else as the shortest decimal that reads back as the
-/// same `f64` (0.4, not 0.40000000000000002).
-fn decimal<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: every whole number below is exact
-    if v.fract() == 0.0 && v.abs() < EXACT {
-        s.serialize_i64(*v as i64)
-    } else {
-        s.serialize_f64(*v)
+/// Entry order in the bundle: the assessment first, then who, what was read, what was
+/// computed, what is proposed.
+fn rank(r: &Resource) -> u8 {
+    match r {
+        Resource::RiskAssessment(_) => 0,
+        Resource::Patient(_) => 1,
+        Resource::Observation(_) => 2,
+        Resource::ServiceRequest(_) => 3,
+        Resource::Bundle(_) | Resource::Other(..) => 4,
     }
 }
 
-fn optional_decimal<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => decimal(v, s),
-        None => s.serialize_none(),
-    }
+fn set_id(r: &mut Resource, id: String) {
+    let slot = match r {
+        Resource::RiskAssessment(r) => &mut r.id,
+        Resource::Patient(r) => &mut r.id,
+        Resource::Observation(r) => &mut r.id,
+        Resource::ServiceRequest(r) => &mut r.id,
+        Resource::Bundle(r) => &mut r.id,
+        Resource::Other(..) => return,
+    };
+    *slot = Some(id);
 }
 
-#[derive(Debug, Clone, Serialize)]
-struct Reference {
-    reference: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Annotation {
-    text: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Identifier {
-    system: &'static str,
-    value: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Extension {
-    url: &'static str,
-    value_codeable_concept: CodeableConcept,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct ReferenceRange {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    low: Option<Quantity>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    high: Option<Quantity>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Patient {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gender: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    birth_date: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Observation {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    identifier: Vec<Identifier>,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    category: Vec<CodeableConcept>,
-    code: CodeableConcept,
-    subject: Reference,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    effective_date_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    value_quantity: Option<Quantity>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    value_integer: Option<u8>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    note: Vec<Annotation>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    method: Option<CodeableConcept>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    reference_range: Vec<ReferenceRange>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    derived_from: Vec<Reference>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Prediction {
-    outcome: CodeableConcept,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "optional_decimal"
-    )]
-    probability_decimal: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rationale: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RiskAssessment {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    extension: Vec<Extension>,
-    status: &'static str,
-    method: CodeableConcept,
-    code: CodeableConcept,
-    subject: Reference,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    occurrence_date_time: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    basis: Vec<Reference>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    prediction: Vec<Prediction>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mitigation: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    note: Vec<Annotation>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ServiceRequest {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-    status: &'static str,
-    intent: &'static str,
-    priority: &'static str,
-    code: CodeableConcept,
-    subject: Reference,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    authored_on: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    reason_code: Vec<CodeableConcept>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    note: Vec<Annotation>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "resourceType")]
-enum Resource {
-    RiskAssessment(RiskAssessment),
-    Patient(Patient),
-    Observation(Observation),
-    ServiceRequest(ServiceRequest),
-}
-
-impl Resource {
-    fn kind(&self) -> &'static str {
-        match self {
-            Resource::RiskAssessment(_) => "RiskAssessment",
-            Resource::Patient(_) => "Patient",
-            Resource::Observation(_) => "Observation",
-            Resource::ServiceRequest(_) => "ServiceRequest",
-        }
-    }
-
-    /// Entry order in the bundle: the assessment first, then who, what was read, what was
-    /// computed, what is proposed.
-    fn rank(&self) -> u8 {
-        match self {
-            Resource::RiskAssessment(_) => 0,
-            Resource::Patient(_) => 1,
-            Resource::Observation(_) => 2,
-            Resource::ServiceRequest(_) => 3,
-        }
-    }
-
-    fn set_id(&mut self, id: String) {
-        let slot = match self {
-            Resource::RiskAssessment(r) => &mut r.id,
-            Resource::Patient(r) => &mut r.id,
-            Resource::Observation(r) => &mut r.id,
-            Resource::ServiceRequest(r) => &mut r.id,
-        };
-        *slot = Some(id);
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Entry {
-    full_url: String,
-    resource: Resource,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Bundle {
-    resource_type: &'static str,
-    id: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    entry: Vec<Entry>,
+fn reference(r: impl Into<String>) -> Open<Reference> {
+    Open::new(Reference {
+        reference: Some(r.into()),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,15 +162,15 @@ fn uuid_from(h: u128) -> String {
 struct Builder {
     seed: String,
     used: BTreeSet<String>,
-    entries: Vec<Entry>,
+    entries: Vec<Open<Entry>>,
 }
 
 impl Builder {
     /// Adds a resource; its id is a hash of the input's seed and its own content. Returns the
     /// reference to it (`urn:uuid:…`).
-    fn add(&mut self, mut resource: Resource) -> Reference {
+    fn add(&mut self, mut resource: Resource) -> Open<Reference> {
         let body = serde_json::to_string(&resource).unwrap_or_default();
-        let kind = resource.kind();
+        let kind = resource.resource_type().to_owned();
         let mut salt: u32 = 0;
         let uuid = loop {
             let u = uuid_from(hash128(&[
@@ -385,15 +184,13 @@ impl Builder {
             }
             salt = salt.wrapping_add(1);
         };
-        resource.set_id(uuid.clone());
+        set_id(&mut resource, uuid.clone());
         let full_url = format!("urn:uuid:{uuid}");
-        self.entries.push(Entry {
-            full_url: full_url.clone(),
-            resource,
-        });
-        Reference {
-            reference: full_url,
-        }
+        self.entries.push(Open::new(Entry {
+            full_url: Some(full_url.clone()),
+            resource: Some(resource),
+        }));
+        reference(full_url)
     }
 }
 
@@ -415,20 +212,27 @@ fn code(s: &str) -> Option<String> {
     ok.then(|| s.to_owned())
 }
 
-fn concept_text(s: &str) -> CodeableConcept {
-    CodeableConcept {
+fn concept_text(s: &str) -> Open<CodeableConcept> {
+    Open::new(CodeableConcept {
         coding: Vec::new(),
         text: text(s),
-    }
+    })
 }
 
-fn coding(system: &str, c: &str, display: Option<&str>) -> Option<Coding> {
-    Some(Coding {
+fn coding(system: &str, c: &str, display: Option<&str>) -> Option<Open<Coding>> {
+    Some(Open::new(Coding {
         system: Some(system.to_owned()),
         version: None,
         code: Some(code(c)?),
         display: display.and_then(text),
-    })
+    }))
+}
+
+/// A coding with its `version`.
+fn versioned(c: Open<Coding>, version: &str) -> Open<Coding> {
+    let mut c = c.into_inner();
+    c.version = text(version);
+    Open::new(c)
 }
 
 /// A FHIR `dateTime`. Offsets FHIR cannot write (beyond ±14:00, or with seconds) are written
@@ -453,24 +257,23 @@ fn date(d: Date) -> Option<String> {
         .then(|| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
 }
 
-fn quantity(value: f64, unit: &str, comparator: Comparator) -> Option<Quantity> {
-    if !value.is_finite() {
-        return None;
-    }
+fn quantity(value: f64, unit: &str, comparator: Comparator) -> Option<Open<Quantity>> {
+    let value = Decimal::from_f64(value)?;
     let ucum = code(unit);
-    Some(Quantity {
-        value,
+    Some(Open::new(Quantity {
+        value: Some(value),
         comparator: match comparator {
             Comparator::Equal => None,
             Comparator::Less => Some("<"),
             Comparator::LessOrEqual => Some("<="),
             Comparator::Greater => Some(">"),
             Comparator::GreaterOrEqual => Some(">="),
-        },
+        }
+        .map(str::to_owned),
         unit: text(unit),
-        system: ucum.is_some().then_some(UCUM),
+        system: ucum.is_some().then(|| UCUM.to_owned()),
         code: ucum,
-    })
+    }))
 }
 
 fn canonical_unit(kb: &Knowledge, analyte: AnalyteId) -> &'static str {
@@ -481,35 +284,35 @@ fn canonical_unit(kb: &Knowledge, analyte: AnalyteId) -> &'static str {
 }
 
 /// The analyte's preferred LOINC code (when it has one) and its name as text.
-fn analyte_code(kb: &Knowledge, analyte: AnalyteId, suffix: &str) -> CodeableConcept {
+fn analyte_code(kb: &Knowledge, analyte: AnalyteId, suffix: &str) -> Open<CodeableConcept> {
     let a = kb.analyte(analyte);
     let name = a.map_or(analyte.as_str(), |a| a.name.as_str());
-    CodeableConcept {
+    Open::new(CodeableConcept {
         coding: a
             .and_then(|a| a.loinc.first())
             .and_then(|c| coding(LOINC, c, None))
             .into_iter()
             .collect(),
         text: text(&format!("{name}{suffix}")),
-    }
+    })
 }
 
-fn category(analyte: AnalyteId) -> CodeableConcept {
+fn category(analyte: AnalyteId) -> Open<CodeableConcept> {
     let (c, display) = if analyte == AnalyteId::Temperature {
         ("vital-signs", "Vital Signs")
     } else {
         ("laboratory", "Laboratory")
     };
-    CodeableConcept {
+    Open::new(CodeableConcept {
         coding: coding(OBSERVATION_CATEGORY, c, Some(display))
             .into_iter()
             .collect(),
         text: None,
-    }
+    })
 }
 
-fn annotation(s: &str) -> Option<Annotation> {
-    text(s).map(|text| Annotation { text })
+fn annotation(s: &str) -> Option<Open<Annotation>> {
+    text(s).map(|text| Open::new(Annotation { text: Some(text) }))
 }
 
 fn level_display(level: Level) -> &'static str {
@@ -574,7 +377,7 @@ fn percent_sources(target: AnalyteId) -> &'static [AnalyteId] {
 fn input_observation(
     kb: &Knowledge,
     o: &leuko_core::Observation,
-    subject: &Reference,
+    subject: &Open<Reference>,
 ) -> Observation {
     let canonical = canonical_unit(kb, o.analyte);
     // The value as the laboratory reported it (lossless); the canonical reading in a note.
@@ -593,24 +396,27 @@ fn input_observation(
     let range = o.reference_range.and_then(|r| {
         let q = |v: Option<f64>| v.and_then(|v| quantity(v, canonical, Comparator::Equal));
         let (low, high) = (q(r.low), q(r.high));
-        (low.is_some() || high.is_some()).then_some(ReferenceRange { low, high })
+        (low.is_some() || high.is_some()).then(|| Open::new(ReferenceRange { low, high }))
     });
     Observation {
         id: None,
         identifier: text(&o.source_ref)
-            .map(|value| Identifier {
-                system: SOURCE_REF_SYSTEM,
-                value,
+            .map(|value| {
+                Open::new(Identifier {
+                    system: Some(SOURCE_REF_SYSTEM.to_owned()),
+                    value: Some(value),
+                })
             })
             .into_iter()
             .collect(),
-        status: "final",
+        status: Some("final".to_owned()),
         category: vec![category(o.analyte)],
-        code: analyte_code(kb, o.analyte, ""),
-        subject: subject.clone(),
+        code: Some(analyte_code(kb, o.analyte, "")),
+        subject: Some(subject.clone()),
         effective_date_time: datetime(o.at),
         value_quantity,
         value_integer: None,
+        value_string: None,
         note,
         method: None,
         reference_range: range.into_iter().collect(),
@@ -631,6 +437,17 @@ pub fn assessment_bundle(
     a: &Assessment,
     subject: Option<&str>,
 ) -> Value {
+    serde_json::to_value(assessment_resource(kb, record, a, subject)).unwrap_or(Value::Null)
+}
+
+/// [`assessment_bundle`] as the typed [`Resource::Bundle`] of [`crate::model`] (write it with
+/// [`Resource::to_json`] or `serde_json::to_string`).
+pub fn assessment_resource(
+    kb: &Knowledge,
+    record: &Record,
+    a: &Assessment,
+    subject: Option<&str>,
+) -> Resource {
     let subject = subject.and_then(text);
     let mut b = Builder {
         seed: seed(record, a, subject.as_deref()),
@@ -639,17 +456,18 @@ pub fn assessment_bundle(
     };
 
     let subject = match subject {
-        Some(reference) => Reference { reference },
-        None => b.add(Resource::Patient(Patient {
+        Some(r) => reference(r),
+        None => b.add(Resource::Patient(Open::new(Patient {
             id: None,
             gender: match record.patient.sex {
                 Sex::Female => Some("female"),
                 Sex::Male => Some("male"),
                 Sex::Other => Some("other"),
                 Sex::Unknown => None,
-            },
+            }
+            .map(str::to_owned),
             birth_date: record.patient.birth_date.and_then(date),
-        })),
+        }))),
     };
 
     // The record's results up to as_of, oldest first (ties in record order, as the engine
@@ -663,7 +481,9 @@ pub fn assessment_bundle(
     let mut basis = Vec::new();
     let mut input_refs = Vec::with_capacity(inputs.len());
     for o in &inputs {
-        let r = b.add(Resource::Observation(input_observation(kb, o, &subject)));
+        let r = b.add(Resource::Observation(Box::new(Open::new(
+            input_observation(kb, o, &subject),
+        ))));
         basis.push(r.clone());
         input_refs.push(r);
     }
@@ -677,7 +497,7 @@ pub fn assessment_bundle(
     };
 
     // The current counts: the Observation each stands on, computing the derived ones.
-    let mut count_refs: BTreeMap<AnalyteId, (Reference, &CountSummary)> = BTreeMap::new();
+    let mut count_refs: BTreeMap<AnalyteId, (Open<Reference>, &CountSummary)> = BTreeMap::new();
     for c in &a.counts {
         if !c.derived {
             if let Some((_, r)) = find_input(
@@ -703,7 +523,8 @@ pub fn assessment_bundle(
             true,
         )
         .or_else(|| find_input(&|o| o.analyte == AnalyteId::Wbc && o.at == c.at, true));
-        let mut derived_from: Vec<Reference> = wbc.iter().map(|(_, r)| (*r).clone()).collect();
+        let mut derived_from: Vec<Open<Reference>> =
+            wbc.iter().map(|(_, r)| (*r).clone()).collect();
         for pct in percent_sources(c.analyte) {
             if !c.source_ref.contains(pct.as_str()) {
                 continue;
@@ -719,13 +540,14 @@ pub fn assessment_bundle(
         let obs = Observation {
             id: None,
             identifier: Vec::new(),
-            status: "final",
+            status: Some("final".to_owned()),
             category: vec![category(c.analyte)],
-            code: analyte_code(kb, c.analyte, " (computed by leuko)"),
-            subject: subject.clone(),
+            code: Some(analyte_code(kb, c.analyte, " (computed by leuko)")),
+            subject: Some(subject.clone()),
             effective_date_time: datetime(c.at),
             value_quantity: quantity(c.value, c.unit, comparator),
             value_integer: None,
+            value_string: None,
             note: annotation(&c.source_ref).into_iter().collect(),
             method: Some(concept_text(
                 "Calculated by leuko: WBC x (the sum of the percentages) / 100, from results taken within an hour of each other",
@@ -733,7 +555,7 @@ pub fn assessment_bundle(
             reference_range: Vec::new(),
             derived_from,
         };
-        let r = b.add(Resource::Observation(obs));
+        let r = b.add(Resource::Observation(Box::new(Open::new(obs))));
         basis.push(r.clone());
         count_refs.insert(c.analyte, (r, c));
     }
@@ -754,22 +576,20 @@ pub fn assessment_bundle(
         let obs = Observation {
             id: None,
             identifier: Vec::new(),
-            status: "final",
+            status: Some("final".to_owned()),
             category: Vec::new(),
-            code: CodeableConcept {
+            code: Some(Open::new(CodeableConcept {
                 coding: coding(CTCAE_GRADE_SYSTEM, &g.key, Some(&title))
-                    .map(|c| Coding {
-                        version: text(&a.ctcae_version),
-                        ..c
-                    })
+                    .map(|c| versioned(c, &a.ctcae_version))
                     .into_iter()
                     .collect(),
                 text: text(&title),
-            },
-            subject: subject.clone(),
+            })),
+            subject: Some(subject.clone()),
             effective_date_time: graded.and_then(|(_, c)| datetime(c.at)),
             value_quantity: None,
-            value_integer: Some(g.grade),
+            value_integer: Some(i64::from(g.grade)),
+            value_string: None,
             note: annotation(&words).into_iter().collect(),
             method: Some(concept_text(&format!(
                 "{ctcae} (Common Terminology Criteria for Adverse Events), graded from the laboratory value; a value on a boundary takes the milder grade"
@@ -777,38 +597,36 @@ pub fn assessment_bundle(
             reference_range: Vec::new(),
             derived_from: graded.map(|(r, _)| r.clone()).into_iter().collect(),
         };
-        b.add(Resource::Observation(obs));
+        b.add(Resource::Observation(Box::new(Open::new(obs))));
     }
 
     // The work-up.
     let authored = datetime(a.as_of);
     for w in &a.workup {
-        b.add(Resource::ServiceRequest(service_request(
-            kb, w, &subject, &authored,
-        )));
+        b.add(Resource::ServiceRequest(Box::new(Open::new(
+            service_request(kb, w, &subject, &authored),
+        ))));
     }
 
     // The assessment.
     let risk = risk_assessment(kb, a, subject, basis);
-    b.add(Resource::RiskAssessment(risk));
+    b.add(Resource::RiskAssessment(Box::new(Open::new(risk))));
 
     let mut entries = b.entries;
-    entries.sort_by_key(|e| e.resource.rank());
+    entries.sort_by_key(|e| e.resource.as_ref().map_or(u8::MAX, rank));
     let body = serde_json::to_string(&entries).unwrap_or_default();
     let id = uuid_from(hash128(&[b.seed.as_bytes(), b"Bundle", body.as_bytes()]));
-    serde_json::to_value(Bundle {
-        resource_type: "Bundle",
-        id,
-        kind: "collection",
+    Resource::Bundle(Box::new(Open::new(Bundle {
+        id: Some(id),
+        kind: Some("collection".to_owned()),
         entry: entries,
-    })
-    .unwrap_or(Value::Null)
+    })))
 }
 
 fn service_request(
     kb: &Knowledge,
     w: &WorkupItem,
-    subject: &Reference,
+    subject: &Open<Reference>,
     authored: &Option<String>,
 ) -> ServiceRequest {
     let for_causes: Vec<&str> = w
@@ -829,28 +647,28 @@ fn service_request(
     )));
     ServiceRequest {
         id: None,
-        status: "draft",
-        intent: "proposal",
-        priority: if w.priority == Priority::Immediate {
-            "stat"
-        } else {
-            "routine"
-        },
-        code: CodeableConcept {
+        status: Some("draft".to_owned()),
+        intent: Some("proposal".to_owned()),
+        priority: Some(
+            if w.priority == Priority::Immediate {
+                "stat"
+            } else {
+                "routine"
+            }
+            .to_owned(),
+        ),
+        code: Some(Open::new(CodeableConcept {
             coding: w
                 .loinc()
                 .and_then(|c| coding(LOINC, c, None))
                 .into_iter()
                 .collect(),
             text: text(w.name()).or_else(|| text(w.id())),
-        },
-        subject: subject.clone(),
+        })),
+        subject: Some(subject.clone()),
         authored_on: authored.clone(),
         reason_code: text(w.reason())
-            .map(|t| CodeableConcept {
-                coding: Vec::new(),
-                text: Some(t),
-            })
+            .map(|t| concept_text(&t))
             .into_iter()
             .collect(),
         note,
@@ -913,15 +731,15 @@ fn prediction(a: &Assessment, c: &Candidate) -> Prediction {
     }
     let name = text(c.name()).or_else(|| text(c.id()));
     Prediction {
-        outcome: CodeableConcept {
+        outcome: Some(Open::new(CodeableConcept {
             coding: c
                 .icd10
                 .iter()
                 .filter_map(|code| coding(ICD10CM, code, None))
                 .collect(),
             text: name,
-        },
-        probability_decimal: probability,
+        })),
+        probability_decimal: probability.and_then(Decimal::from_f64),
         rationale: text(&words.join(" ")),
     }
 }
@@ -929,8 +747,8 @@ fn prediction(a: &Assessment, c: &Candidate) -> Prediction {
 fn risk_assessment(
     kb: &Knowledge,
     a: &Assessment,
-    subject: Reference,
-    basis: Vec<Reference>,
+    subject: Open<Reference>,
+    basis: Vec<Open<Reference>>,
 ) -> RiskAssessment {
     let (version, digest) = &a.knowledge;
     let reasons: Vec<String> = a
@@ -946,7 +764,7 @@ fn risk_assessment(
             })
         })
         .collect();
-    let mut note: Vec<Annotation> = Vec::new();
+    let mut note: Vec<Open<Annotation>> = Vec::new();
     note.extend(annotation(DISCLAIMER));
     note.extend(annotation(&if reasons.is_empty() {
         format!("Triage level: {}.", a.level.as_str())
@@ -985,7 +803,7 @@ fn risk_assessment(
         .filter_map(|x| text(&x.text))
         .collect::<Vec<_>>()
         .join("\n");
-    let level = CodeableConcept {
+    let level = Open::new(CodeableConcept {
         coding: coding(
             TRIAGE_SYSTEM,
             a.level.as_str(),
@@ -994,32 +812,29 @@ fn risk_assessment(
         .into_iter()
         .collect(),
         text: text(a.level.as_str()),
-    };
+    });
     RiskAssessment {
         id: None,
-        extension: vec![Extension {
-            url: TRIAGE_EXTENSION,
-            value_codeable_concept: level,
-        }],
-        status: "final",
-        method: CodeableConcept {
+        extension: vec![Open::new(Extension {
+            url: Some(TRIAGE_EXTENSION.to_owned()),
+            value_codeable_concept: Some(level),
+        })],
+        status: Some("final".to_owned()),
+        method: Some(Open::new(CodeableConcept {
             coding: coding(
                 ASSESSMENT_SYSTEM,
                 "leuko",
                 Some("leuko: triage rules, CTCAE grading and likelihood-ratio ranking of causes"),
             )
-            .map(|c| Coding {
-                version: text(version),
-                ..c
-            })
+            .map(|c| versioned(c, version))
             .into_iter()
             .collect(),
             text: text(&format!(
                 "leuko: triage rules, CTCAE v{} grading and likelihood-ratio ranking of causes; knowledge {version} (digest {digest}); threshold profile {}",
                 a.ctcae_version, a.profile
             )),
-        },
-        code: CodeableConcept {
+        })),
+        code: Some(Open::new(CodeableConcept {
             coding: coding(
                 ASSESSMENT_SYSTEM,
                 "low-white-cell-count",
@@ -1028,11 +843,15 @@ fn risk_assessment(
             .into_iter()
             .collect(),
             text: text("Assessment of a low white-cell count: urgency, grades, possible causes"),
-        },
-        subject,
+        })),
+        subject: Some(subject),
         occurrence_date_time: datetime(a.as_of),
         basis,
-        prediction: a.differential.iter().map(|c| prediction(a, c)).collect(),
+        prediction: a
+            .differential
+            .iter()
+            .map(|c| Open::new(prediction(a, c)))
+            .collect(),
         mitigation: text(&mitigation),
         note,
     }

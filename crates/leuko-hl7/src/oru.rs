@@ -9,8 +9,10 @@
 //!   such as `<0.5` or `4x10^9/L`; other types are skipped with a note.
 //! * OBX-6 is the unit (`10*9/L`, `x10\S\9/L`, `K/uL`); OBX-7 the range (`1.5-7.0`, `<0.5`,
 //!   `>2`), converted like the value, or kept out with a note when unreadable; OBX-8 the flags.
-//! * OBX-11: `F` final and `C` corrected are read (a later final or corrected result with the
-//!   same OBX-3 and time supersedes the earlier one), `P` preliminary is kept and marked,
+//! * OBX-11: `F` final and `C` corrected are read (within a message, a later final or corrected
+//!   result with the same OBX-3 and time supersedes the earlier one; a correction arriving in a
+//!   later message keeps [`ResultStatus::Corrected`], and the store makes it supersede the
+//!   stored result: `leuko_store::NewEntry::corrects`), `P` preliminary is kept and marked,
 //!   `X`/`W` are ignored, `D` deletes an earlier result with the same OBX-3 and time.
 //! * Times are HL7 TS; a time without a zone is read as UTC and noted.
 //! * Values are converted to canonical units; an implausible value is an error at OBX-5.

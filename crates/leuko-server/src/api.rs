@@ -29,7 +29,7 @@ fn ts(t: OffsetDateTime) -> String {
 }
 
 /// Runs a store call off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> std::result::Result<T, leuko_store::StoreError> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(f)

@@ -5,22 +5,35 @@
 //! * `POST /cds-services/{id}` reads the request's prefetch (resources or searchset Bundles)
 //!   into one FHIR collection Bundle, reads it with [`leuko_fhir::read_bundle`], assesses it
 //!   as of now (the clock is read here, never in the core) and answers cards.
-//! * `POST /cds-services/{id}/feedback` validates the feedback and logs it.
+//!   A prefetch key the client left out (or answered with an OperationOutcome) is read from
+//!   the request's `fhirServer` with `fhirAuthorization.access_token` as the bearer token
+//!   (ureq in a blocking task; http and https only; 4 s and 4 MiB per read; no redirects, so
+//!   the token goes nowhere else; the query, which names the patient, is never logged). A
+//!   key sent as `null` means "nothing there" and is not read. When the patient or the counts
+//!   cannot be had, the answer is 412 Precondition Failed, as the spec says.
+//! * `POST /cds-services/{id}/feedback` validates every item, then stores them in one
+//!   transaction (`Store::save_cds_feedback`: service, card, outcome, time, accepted
+//!   suggestion ids, override reason coding, whether a comment was given); the same item sent
+//!   again is stored once, a changed one is 409. The free-text `userComment` is neither stored
+//!   nor logged.
 //!
-//! **Security: these endpoints currently accept unauthenticated requests.** The spec's
-//! "Trusting CDS Clients" (a `Authorization: Bearer <JWT>` signed by the client: check `alg`
-//! (no `none`, no HMAC; ES384/RS384), `kid`, `typ`, `jku` against an allow-list, `iss`
-//! allow-listed, `aud` equal to the service's exact URL, `exp`, `iat`, `jti` replay) is not
-//! implemented yet, nor is CORS for browser clients. Until then, do not expose these routes
-//! beyond a trusted network.
+//! **Trusting CDS clients** ([`crate::cds_auth`]): with `leuko serve --cds-issuers FILE` the
+//! service call and feedback need `Authorization: Bearer <JWT>` signed by an allow-listed
+//! issuer's key (asymmetric `alg` only; `typ`, `kid`, `jku` allow-list, `aud` = the exact URL
+//! called, `exp`, `iat`, `jti` replay); `--cds-auth strict` (the default with issuers)
+//! answers 401 naming the claim, `tolerant` logs and counts, `off` (the default without
+//! issuers, warned at start-up) checks nothing. Discovery is open. Keys come from the
+//! configured JWK Set files: a `jku` header is only checked against the allow-list, never
+//! fetched.
 //!
-//! Also not done yet:
-//! * Fetching from `fhirServer` with `fhirAuthorization` when the prefetch is incomplete: the
-//!   service answers 412 Precondition Failed (as the spec allows when it cannot get the data)
-//!   whether or not a `fhirServer` is given.
-//! * Storing feedback: the `Store` trait has no feedback table, so feedback is validated and
-//!   written to the log (card, outcome, reason code; never the free-text comment) only.
-//! * OpenAPI entries for these routes (they need CDS Hooks component schemas).
+//! Not done: CORS for browser-based CDS clients (the routes send no CORS headers, so a
+//! browser client on another origin cannot call them); fetching a remote `jku` key set;
+//! prefetch tokens other than `{{context.X}}` (leuko's templates use only
+//! `context.patientId`).
+//!
+//! The spec's examples are fixtures (`tests/fixtures/cds/`), and the answers are checked
+//! against `schema/cds-hooks/cds-hooks.schema.json` (`scripts/cds_schema_check.py`,
+//! `scripts/cds-interop.sh` with npm `@medplum/core` as the client).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -30,6 +43,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use leuko_core::{Assessment, Level, Options, Truth, fmt_num};
 use leuko_kb::Knowledge;
+use leuko_store::{CdsFeedback, Outcome, OverrideReason};
 use serde_json::{Map, Value, json};
 use sha2::Digest;
 use time::OffsetDateTime;
@@ -141,13 +155,170 @@ fn required_str<'v>(m: &'v Map<String, Value>, key: &str, path: &str) -> Result<
     }
 }
 
+/// Where to fetch missing prefetch from: the client's FHIR server and its bearer token.
+pub(crate) struct FhirSource {
+    base: String,
+    token: Option<String>,
+}
+
+/// Largest FHIR response read for one prefetch key.
+const FETCH_LIMIT: u64 = 4 * 1024 * 1024;
+/// Time allowed for one FHIR read (connect, send, receive).
+const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+/// Time allowed for all the reads of one call (under the request time limit).
+const FETCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// `fhirServer` and `fhirAuthorization` of a request, checked: an http(s) URL; a `Bearer`
+/// access token.
+fn fhir_source(req: &Map<String, Value>) -> Result<Option<FhirSource>, ApiError> {
+    let Some(base) = req.get("fhirServer").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let lower = base.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return Err(ApiError::invalid(
+            "fhirServer",
+            format!("fhirServer {base:?} is not an http:// or https:// URL"),
+        ));
+    }
+    let token = match req.get("fhirAuthorization") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(a)) => {
+            let t = required_str(a, "access_token", "fhirAuthorization.access_token")?;
+            if let Some(tt) = a.get("token_type").and_then(Value::as_str)
+                && !tt.eq_ignore_ascii_case("bearer")
+            {
+                return Err(ApiError::invalid(
+                    "fhirAuthorization.token_type",
+                    format!("fhirAuthorization.token_type is {tt:?}, not \"Bearer\""),
+                ));
+            }
+            if !t.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ApiError::invalid(
+                    "fhirAuthorization.access_token",
+                    "fhirAuthorization.access_token holds characters a header cannot carry",
+                ));
+            }
+            Some(t.to_owned())
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "fhirAuthorization",
+                "fhirAuthorization is not an object",
+            ));
+        }
+    };
+    Ok(Some(FhirSource {
+        base: base.trim_end_matches('/').to_owned(),
+        token,
+    }))
+}
+
+/// A prefetch template with its `{{context.X}}` tokens replaced by the context's values
+/// (URL-encoded).
+fn fill_template(template: &str, context: &Map<String, Value>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unclosed token in {template:?}"))?;
+        let token = after[..end].trim();
+        let name = token
+            .strip_prefix("context.")
+            .ok_or_else(|| format!("token {{{{{token}}}}} is not a context field"))?;
+        let value = context
+            .get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("context.{name} is not given"))?;
+        for b in value.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Reads each missing prefetch key's query from the FHIR server (blocking; bounded time and
+/// size; no redirects, so the token goes nowhere else). Errors never hold the query (it
+/// names the patient): they go to the log.
+fn fetch_missing(
+    source: &FhirSource,
+    context: &Map<String, Value>,
+    keys: &[String],
+) -> Vec<(String, Result<Value, String>)> {
+    let templates = prefetch_templates();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(FETCH_TIMEOUT))
+        .max_redirects(0)
+        .http_status_as_error(true)
+        .build()
+        .into();
+    let deadline = std::time::Instant::now() + FETCH_BUDGET;
+    keys.iter()
+        .map(|key| {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let result = if left.is_zero() {
+                Err("GET: the time for reading from fhirServer is spent".to_owned())
+            } else {
+                templates
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| format!("no template for {key:?}"))
+                    .and_then(|t| fill_template(t, context))
+                    .and_then(|query| fetch_one(&agent, source, &query, left.min(FETCH_TIMEOUT)))
+            };
+            (key.clone(), result)
+        })
+        .collect()
+}
+
+fn fetch_one(
+    agent: &ureq::Agent,
+    source: &FhirSource,
+    query: &str,
+    timeout: std::time::Duration,
+) -> Result<Value, String> {
+    let url = format!("{}/{query}", source.base);
+    let mut request = agent
+        .get(&url)
+        .config()
+        .timeout_global(Some(timeout))
+        .build()
+        .header("Accept", "application/fhir+json");
+    if let Some(t) = &source.token {
+        request = request.header("Authorization", format!("Bearer {t}"));
+    }
+    let mut response = request.call().map_err(|e| format!("GET: {e}"))?;
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(FETCH_LIMIT)
+        .read_to_vec()
+        .map_err(|e| format!("GET: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("GET: the answer is not JSON: {e}"))?;
+    match value.get("resourceType").and_then(Value::as_str) {
+        Some("OperationOutcome") => Err("GET: the answer is an OperationOutcome".to_owned()),
+        Some(_) => Ok(value),
+        None => Err("GET: the answer is not a FHIR resource".to_owned()),
+    }
+}
+
 /// The 412 answer: the service cannot get the data it needs.
 fn precondition_failed(key: &str) -> Response {
     (
         StatusCode::PRECONDITION_FAILED,
         Json(json!({"error": {
             "code": "precondition_failed",
-            "message": format!("prefetch {key:?} is missing; leuko needs it in the prefetch (fetching from fhirServer is not supported yet)"),
+            "message": format!("prefetch {key:?} is missing and could not be read from fhirServer (none given, or the read failed); leuko needs it"),
             "field": format!("prefetch.{key}"),
         }})),
     )
@@ -624,6 +795,12 @@ fn order_card(
     card
 }
 
+/// The CDS client's JWT checked as configured, before the body is read.
+fn admit(s: &AppState, headers: &HeaderMap, path: &str) -> Result<(), ApiError> {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    s.cds_auth.admit(headers, path, &s.metrics, now)
+}
+
 /// `POST /cds-services/{id}`: cards for a hook call.
 pub async fn call(
     State(s): State<AppState>,
@@ -631,7 +808,8 @@ pub async fn call(
     p: Result<Path<String>, PathRejection>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (_, hook) = service_id(p)?;
+    let (id, hook) = service_id(p)?;
+    admit(&s, &headers, &format!("/cds-services/{id}"))?;
     let req = json_object(b)?;
     let got_hook = required_str(&req, "hook", "hook")?;
     if got_hook != hook {
@@ -693,14 +871,45 @@ pub async fn call(
         None | Some(Value::Null) => &empty,
         Some(_) => return Err(ApiError::invalid("prefetch", "prefetch is not an object")),
     };
-    // Fetching the missing data from `fhirServer` is not implemented yet: a missing required
-    // prefetch is a 412 Precondition Failed whether or not a fhirServer is given.
+    // A prefetch key the client left out (or answered with an OperationOutcome) is fetched
+    // from `fhirServer` with the given bearer token; a required one that cannot be had is a
+    // 412 Precondition Failed. A key sent as null means "nothing there" and is not fetched.
+    let missing: Vec<String> = prefetch_templates()
+        .as_object()
+        .map(|t| {
+            t.keys()
+                .filter(|k| is_unusable(prefetch.get(k.as_str())))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut prefetch = prefetch.clone();
+    let source = fhir_source(&req)?;
+    if !missing.is_empty()
+        && let Some(source) = source
+    {
+        let context = context.clone();
+        let fetched =
+            tokio::task::spawn_blocking(move || fetch_missing(&source, &context, &missing))
+                .await
+                .map_err(ApiError::internal)?;
+        for (key, result) in fetched {
+            match result {
+                Ok(v) => {
+                    prefetch.insert(key, v);
+                }
+                Err(e) => {
+                    tracing::warn!(key = %key, reason = %e, "prefetch from fhirServer failed");
+                }
+            }
+        }
+    }
     for key in [PREFETCH_PATIENT, PREFETCH_COUNTS] {
         if is_unusable(prefetch.get(key)) {
             return Ok(precondition_failed(key));
         }
     }
-    let (bundle, origins) = prefetch_bundle(prefetch)?;
+    let (bundle, origins) = prefetch_bundle(&prefetch)?;
     let kb = &s.kb;
     let record = leuko_fhir::read_bundle(kb, &bundle)
         .map_err(|e| ApiError::invalid(request_path(&e.path, &origins), e.message))?;
@@ -773,13 +982,17 @@ fn check_coding(c: &Value, path: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /cds-services/{id}/feedback`: validates the feedback and logs it (not stored: the
-/// store has no feedback table yet). The free-text `userComment` is never logged.
+/// `POST /cds-services/{id}/feedback`: validates every item, then stores them in one
+/// transaction (the same item sent again is stored once). The free-text `userComment` is
+/// neither stored nor logged: only whether one was given.
 pub async fn feedback(
+    State(s): State<AppState>,
+    headers: HeaderMap,
     p: Result<Path<String>, PathRejection>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (id, _) = service_id(p)?;
+    admit(&s, &headers, &format!("/cds-services/{id}/feedback"))?;
     let body = json_object(b)?;
     let items = match body.get("feedback") {
         Some(Value::Array(a)) if !a.is_empty() => a,
@@ -791,100 +1004,147 @@ pub async fn feedback(
         }
         Some(_) => return Err(ApiError::invalid("feedback", "feedback is not an array")),
     };
-    // Everything is validated before anything is logged.
+    let received_at = OffsetDateTime::now_utc();
+    // Everything is validated before anything is stored.
     let mut valid = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let path = format!("feedback[{i}]");
-        let Some(m) = item.as_object() else {
-            return Err(ApiError::invalid(&path, format!("{path} is not an object")));
-        };
-        let card = required_str(m, "card", &format!("{path}.card"))?;
-        let outcome = required_str(m, "outcome", &format!("{path}.outcome"))?;
-        if outcome != "accepted" && outcome != "overridden" {
-            return Err(ApiError::invalid(
-                format!("{path}.outcome"),
-                format!("{path}.outcome is {outcome:?}: expected \"accepted\" or \"overridden\""),
-            ));
-        }
-        let ts_path = format!("{path}.outcomeTimestamp");
-        let ts = required_str(m, "outcomeTimestamp", &ts_path)?;
-        if OffsetDateTime::parse(ts, &Rfc3339).is_err() {
-            return Err(ApiError::invalid(
-                &ts_path,
-                format!("{ts_path} is {ts:?}, not an RFC 3339 date-time"),
-            ));
-        }
-        let mut accepted = 0usize;
-        match m.get("acceptedSuggestions") {
-            None => {}
-            Some(Value::Array(list)) => {
-                for (j, s) in list.iter().enumerate() {
-                    let sp = format!("{path}.acceptedSuggestions[{j}]");
-                    let Some(sm) = s.as_object() else {
-                        return Err(ApiError::invalid(&sp, format!("{sp} is not an object")));
-                    };
-                    required_str(sm, "id", &format!("{sp}.id"))?;
-                    accepted += 1;
-                }
-            }
-            Some(_) => {
-                return Err(ApiError::invalid(
-                    format!("{path}.acceptedSuggestions"),
-                    "acceptedSuggestions is not an array",
-                ));
-            }
-        }
-        if accepted > 0 && outcome != "accepted" {
-            return Err(ApiError::invalid(
-                format!("{path}.acceptedSuggestions"),
-                "acceptedSuggestions is only allowed with outcome \"accepted\"",
-            ));
-        }
-        let mut reason_code = String::new();
-        if let Some(r) = m.get("overrideReason") {
-            let rp = format!("{path}.overrideReason");
-            if outcome != "overridden" {
-                return Err(ApiError::invalid(
-                    &rp,
-                    "overrideReason is only allowed with outcome \"overridden\"",
-                ));
-            }
-            let Some(rm) = r.as_object() else {
-                return Err(ApiError::invalid(&rp, format!("{rp} is not an object")));
-            };
-            if let Some(reason) = rm.get("reason") {
-                check_coding(reason, &format!("{rp}.reason"))?;
-                reason_code = reason
-                    .get("code")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-            }
-            if let Some(c) = rm.get("userComment")
-                && !c.is_string()
-            {
-                return Err(ApiError::invalid(
-                    format!("{rp}.userComment"),
-                    "userComment is not a string",
-                ));
-            }
-        }
-        valid.push((card, outcome, reason_code, accepted, ts));
+        valid.push(feedback_item(
+            &id,
+            item,
+            &format!("feedback[{i}]"),
+            received_at,
+        )?);
     }
-    for (card, outcome, reason_code, accepted, ts) in valid {
+    let store = s.store.clone();
+    let rows = valid.clone();
+    let stored = crate::api::blocking(move || store.save_cds_feedback(&rows)).await?;
+    for (f, new) in valid.iter().zip(stored) {
         tracing::info!(
             service = %id,
-            card = %card,
-            outcome = %outcome,
-            override_reason = %reason_code,
-            accepted_suggestions = accepted,
-            outcome_timestamp = %ts,
+            card = %f.card,
+            outcome = f.outcome.as_str(),
+            override_reason = f.override_reason.as_ref().map_or("", |r| r.code.as_str()),
+            accepted_suggestions = f.accepted_suggestions.len(),
+            new,
             "cds feedback"
         );
     }
     Ok(StatusCode::OK.into_response())
 }
 
+fn opt_str(m: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, ApiError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::invalid(
+            format!("{path}.{key}"),
+            format!("{path}.{key} is not a string"),
+        )),
+    }
+}
+
+/// One feedback item, checked against the spec's table.
+fn feedback_item(
+    service: &str,
+    item: &Value,
+    path: &str,
+    received_at: OffsetDateTime,
+) -> Result<CdsFeedback, ApiError> {
+    let Some(m) = item.as_object() else {
+        return Err(ApiError::invalid(path, format!("{path} is not an object")));
+    };
+    let card = required_str(m, "card", &format!("{path}.card"))?;
+    let outcome_word = required_str(m, "outcome", &format!("{path}.outcome"))?;
+    let Some(outcome) = Outcome::parse(outcome_word) else {
+        return Err(ApiError::invalid(
+            format!("{path}.outcome"),
+            format!("{path}.outcome is {outcome_word:?}: expected \"accepted\" or \"overridden\""),
+        ));
+    };
+    let ts_path = format!("{path}.outcomeTimestamp");
+    let ts = required_str(m, "outcomeTimestamp", &ts_path)?;
+    let outcome_at = OffsetDateTime::parse(ts, &Rfc3339).map_err(|_| {
+        ApiError::invalid(
+            &ts_path,
+            format!("{ts_path} is {ts:?}, not an RFC 3339 date-time"),
+        )
+    })?;
+    let mut accepted = Vec::new();
+    match m.get("acceptedSuggestions") {
+        None => {}
+        Some(Value::Array(list)) => {
+            for (j, s) in list.iter().enumerate() {
+                let sp = format!("{path}.acceptedSuggestions[{j}]");
+                let Some(sm) = s.as_object() else {
+                    return Err(ApiError::invalid(&sp, format!("{sp} is not an object")));
+                };
+                accepted.push(required_str(sm, "id", &format!("{sp}.id"))?.to_owned());
+            }
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("{path}.acceptedSuggestions"),
+                "acceptedSuggestions is not an array",
+            ));
+        }
+    }
+    if !accepted.is_empty() && outcome != Outcome::Accepted {
+        return Err(ApiError::invalid(
+            format!("{path}.acceptedSuggestions"),
+            "acceptedSuggestions is only allowed with outcome \"accepted\"",
+        ));
+    }
+    let mut override_reason = None;
+    let mut has_comment = false;
+    if let Some(r) = m.get("overrideReason") {
+        let rp = format!("{path}.overrideReason");
+        if outcome != Outcome::Overridden {
+            return Err(ApiError::invalid(
+                &rp,
+                "overrideReason is only allowed with outcome \"overridden\"",
+            ));
+        }
+        let Some(rm) = r.as_object() else {
+            return Err(ApiError::invalid(&rp, format!("{rp} is not an object")));
+        };
+        if let Some(reason) = rm.get("reason") {
+            let reason_path = format!("{rp}.reason");
+            check_coding(reason, &reason_path)?;
+            if let Some(c) = reason.as_object() {
+                override_reason = Some(OverrideReason {
+                    code: required_str(c, "code", &format!("{reason_path}.code"))?.to_owned(),
+                    system: opt_str(c, "system", &reason_path)?,
+                    display: opt_str(c, "display", &reason_path)?,
+                });
+            }
+        }
+        match rm.get("userComment") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(c)) => has_comment = !c.trim().is_empty(),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    format!("{rp}.userComment"),
+                    "userComment is not a string",
+                ));
+            }
+        }
+    }
+    Ok(CdsFeedback {
+        service_id: service.to_owned(),
+        card: card.to_owned(),
+        outcome,
+        outcome_at,
+        accepted_suggestions: accepted,
+        override_reason,
+        has_comment,
+        received_at,
+    })
+}
+
 #[cfg(test)]
 #[path = "cds_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "cds_spec_tests.rs"]
+mod spec_tests;

@@ -267,6 +267,8 @@ async fn missing_prefetch_is_412_and_bad_requests_400() {
     if let Some(p) = body["prefetch"].as_object_mut() {
         p.remove("counts");
     }
+    // A FHIR server that cannot be reached (nothing listens on the discard port).
+    body["fhirServer"] = json!("http://127.0.0.1:9");
     let (status, doc) = call(
         &f,
         "POST",
@@ -451,4 +453,205 @@ async fn feedback_accepted_and_overridden_is_200_bad_is_400() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(doc["error"]["field"], field, "{bad}: {doc}");
     }
+}
+
+#[tokio::test]
+async fn feedback_is_stored_once_and_a_changed_repeat_is_409() {
+    let f = fixture("feedback-store");
+    let uri = "/cds-services/leuko-order-select/feedback";
+    let item = json!({
+        "card": "9368d37b-283f-44a0-93ea-547cebab93ed",
+        "outcome": "overridden",
+        "overrideReason": {
+            "reason": {"code": "already-addressed", "system": "https://example.invalid/leuko/override", "display": "Already being addressed"},
+            "userComment": "Spoke to haematology"
+        },
+        "outcomeTimestamp": "2020-12-11T00:00:00Z"
+    });
+    for _ in 0..2 {
+        let (status, _) = call(&f, "POST", uri, Some(json!({"feedback": [item.clone()]}))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let stored = f
+        .state
+        .store
+        .cds_feedback(10)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let row = &stored[0];
+    assert_eq!(row.service_id, "leuko-order-select");
+    assert_eq!(row.card, "9368d37b-283f-44a0-93ea-547cebab93ed");
+    assert_eq!(row.outcome, leuko_store::Outcome::Overridden);
+    assert_eq!(
+        row.override_reason.as_ref().map(|r| r.code.as_str()),
+        Some("already-addressed")
+    );
+    assert!(row.has_comment);
+    assert!(
+        !format!("{row:?}").contains("haematology"),
+        "the comment is not stored"
+    );
+    let mut changed = item.clone();
+    changed["overrideReason"]["reason"]["code"] = json!("not-relevant");
+    let (status, doc) = call(&f, "POST", uri, Some(json!({"feedback": [changed]}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{doc}");
+    // Feedback for an unknown service is 404, and stores nothing.
+    let (status, _) = call(
+        &f,
+        "POST",
+        "/cds-services/nope/feedback",
+        Some(json!({"feedback": [item]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        f.state
+            .store
+            .cds_feedback(10)
+            .map(|v| v.len())
+            .unwrap_or_default(),
+        1
+    );
+}
+
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A tiny FHIR server on loopback: `Patient/1288992` and the counts search, only for the
+/// bearer token `good-token`; records the queries it answered.
+async fn fhir_server(counts: Vec<Value>) -> (String, Seen) {
+    use axum::extract::{OriginalUri, State};
+    use axum::http::HeaderMap;
+    let seen: Seen = std::sync::Arc::default();
+    let app = axum::Router::new()
+        .fallback(
+            |State((seen, counts)): State<(Seen, Vec<Value>)>,
+             headers: HeaderMap,
+             OriginalUri(uri): OriginalUri| async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if auth != "Bearer good-token" {
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        axum::Json(json!({"resourceType": "OperationOutcome"})),
+                    );
+                }
+                let pq = uri
+                    .path_and_query()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default();
+                if let Ok(mut s) = seen.lock() {
+                    s.push(pq.clone());
+                }
+                if pq == "/fhir/Patient/1288992" {
+                    (StatusCode::OK, axum::Json(patient()))
+                } else if pq
+                    .starts_with("/fhir/Observation?patient=1288992&code=http://loinc.org|6690-2")
+                {
+                    (StatusCode::OK, axum::Json(searchset(&counts)))
+                } else {
+                    (
+                        StatusCode::NOT_FOUND,
+                        axum::Json(json!({"resourceType": "OperationOutcome"})),
+                    )
+                }
+            },
+        )
+        .with_state((seen.clone(), counts));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/fhir"), seen)
+}
+
+#[tokio::test]
+async fn missing_prefetch_is_fetched_from_fhir_server_with_the_bearer_token() {
+    let f = fixture("fetch");
+    let (base, seen) = fhir_server(vec![
+        obs("6690-2", 1.9, "10*9/L"),
+        obs("751-8", 0.3, "10*9/L"),
+    ])
+    .await;
+    let request = |token: &str| {
+        json!({
+            "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+            "fhirServer": base,
+            "fhirAuthorization": {
+                "access_token": token, "token_type": "Bearer", "expires_in": 300,
+                "scope": "user/Patient.read user/Observation.read", "subject": "cds-service4"
+            },
+            "hook": "patient-view",
+            "context": {"userId": "Practitioner/example", "patientId": "1288992"},
+            // Temperature, medications and conditions were prefetched empty (null); patient
+            // and counts were not sent.
+            "prefetch": {"temperature": null, "medications": null, "conditions": null}
+        })
+    };
+    let (status, doc) = call(
+        &f,
+        "POST",
+        "/cds-services/leuko-patient-view",
+        Some(request("good-token")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let cards = cards(&doc);
+    assert_eq!(cards.len(), 1, "{doc}");
+    assert_eq!(cards[0]["indicator"], "critical", "{doc}");
+    let queries = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    assert!(
+        queries.contains(&"/fhir/Patient/1288992".to_owned()),
+        "{queries:?}"
+    );
+    assert!(
+        queries
+            .iter()
+            .any(|q| q.starts_with("/fhir/Observation?patient=1288992&code=")
+                && q.ends_with("&_sort=-date&_count=50")),
+        "{queries:?}"
+    );
+    // A token the FHIR server refuses: the data cannot be had, 412.
+    let (status, doc) = call(
+        &f,
+        "POST",
+        "/cds-services/leuko-patient-view",
+        Some(request("bad-token")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{doc}");
+    assert_eq!(doc["error"]["field"], "prefetch.patient");
+    // Only http and https.
+    let mut bad = request("good-token");
+    bad["fhirServer"] = json!("file:///etc/passwd");
+    let (status, doc) = call(&f, "POST", "/cds-services/leuko-patient-view", Some(bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(doc["error"]["field"], "fhirServer");
+    let mut bad = request("good-token");
+    bad["fhirAuthorization"]["token_type"] = json!("MAC");
+    let (status, doc) = call(&f, "POST", "/cds-services/leuko-patient-view", Some(bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(doc["error"]["field"], "fhirAuthorization.token_type");
+}
+
+#[test]
+fn templates_are_filled_from_the_context() {
+    let ctx = json!({"patientId": "12 34/5", "userId": "Practitioner/1"});
+    let ctx = ctx.as_object().cloned().unwrap_or_default();
+    assert_eq!(
+        super::fill_template("Patient/{{context.patientId}}", &ctx),
+        Ok("Patient/12%2034%2F5".to_owned())
+    );
+    assert_eq!(
+        super::fill_template("Practitioner?x={{ context.userId }}&y=1", &ctx),
+        Ok("Practitioner?x=Practitioner%2F1&y=1".to_owned())
+    );
+    assert!(super::fill_template("Encounter/{{context.encounterId}}", &ctx).is_err());
+    assert!(super::fill_template("Patient/{{userPractitionerId}}", &ctx).is_err());
+    assert!(super::fill_template("Patient/{{context.patientId", &ctx).is_err());
 }

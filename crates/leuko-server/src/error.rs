@@ -59,6 +59,16 @@ impl ApiError {
             field: Some("Authorization".to_owned()),
         }
     }
+    /// A CDS client's bearer JWT that fails a check: the field names the header field or
+    /// claim (`alg`, `iss`, `aud`, `exp`, …).
+    pub fn unauthorized_claim(claim: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: message.into(),
+            field: Some(claim.to_owned()),
+        }
+    }
     /// A key without the role.
     pub fn forbidden(role: &str) -> ApiError {
         ApiError {

@@ -10,6 +10,7 @@
 
 mod api;
 mod cds;
+pub mod cds_auth;
 mod error;
 mod metrics;
 pub mod mllp;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Request counters.
     pub metrics: Arc<Metrics>,
+    /// How CDS clients' bearer JWTs are checked.
+    pub cds_auth: Arc<cds_auth::CdsAuth>,
 }
 
 impl AppState {
@@ -53,7 +56,15 @@ impl AppState {
             kb: Arc::new(kb),
             store: Arc::from(store),
             metrics: Arc::new(Metrics::default()),
+            cds_auth: Arc::new(cds_auth::CdsAuth::off()),
         }
+    }
+
+    /// The same state with CDS clients' JWTs checked by `auth`.
+    #[must_use]
+    pub fn with_cds_auth(mut self, auth: cds_auth::CdsAuth) -> AppState {
+        self.cds_auth = Arc::new(auth);
+        self
     }
 }
 

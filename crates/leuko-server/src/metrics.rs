@@ -18,6 +18,7 @@ const BUCKETS: [f64; 10] = [
 pub struct Metrics {
     requests: Mutex<std::collections::BTreeMap<(String, String, u16), u64>>,
     buckets: [AtomicU64; 10],
+    cds_auth: Mutex<std::collections::BTreeMap<(&'static str, &'static str), u64>>,
     count: AtomicU64,
     sum_micros: AtomicU64,
 }
@@ -40,6 +41,14 @@ impl Metrics {
             .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
     }
 
+    /// Counts a CDS client token check: `accepted`, `tolerated` (failed, served in tolerant
+    /// mode) or `rejected`, with the claim that failed.
+    pub fn cds_auth(&self, result: &'static str, claim: &'static str) {
+        if let Ok(mut m) = self.cds_auth.lock() {
+            *m.entry((result, claim)).or_default() += 1;
+        }
+    }
+
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::from(
@@ -48,6 +57,14 @@ impl Metrics {
         if let Ok(m) = self.requests.lock() {
             for ((method, route, status), n) in m.iter() {
                 out.push_str(&format!("leuko_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}\n"));
+            }
+        }
+        out.push_str("# HELP leuko_cds_auth_total CDS client JWT checks by result and failing claim.\n# TYPE leuko_cds_auth_total counter\n");
+        if let Ok(m) = self.cds_auth.lock() {
+            for ((result, claim), n) in m.iter() {
+                out.push_str(&format!(
+                    "leuko_cds_auth_total{{result=\"{result}\",claim=\"{claim}\"}} {n}\n"
+                ));
             }
         }
         out.push_str("# HELP leuko_http_request_duration_seconds Request latency.\n# TYPE leuko_http_request_duration_seconds histogram\n");

@@ -3,13 +3,18 @@
 //! Each connection is read in chunks through an [`MllpDecoder`], so frames split across reads
 //! and several frames in one read are handled. Each ORU^R01 is parsed, read into observations
 //! (local codes through the caller's table), and stored in the patient's history in one
-//! transaction, idempotently by `{MSH-10}-{OBX-1}`; only then is AA answered. A message that
+//! transaction, idempotently by `{MSH-10}-{OBX-1}`; only then is AA answered. A corrected
+//! result (OBX-11 `C`) supersedes, in that same transaction, the stored result of the same
+//! patient, analyte and time, whichever earlier message brought it; the superseded result
+//! stays stored but leaves the history the engine reads. Likewise a final result (OBX-11 `F`)
+//! supersedes a stored preliminary one (`P`) of the same patient, analyte and time, and a
+//! preliminary result arriving after the final is stored already superseded. A message that
 //! cannot be read is answered AE (with an ERR segment naming the field) or AR (when even its
 //! MSH cannot be read); a store failure is answered AE, so the sender retries and nothing
 //! acknowledged is lost. A malformed message or a broken connection never stops the listener.
 
 use leuko_hl7::{AckCode, LocalCodes, MllpDecoder, ack, ack_for_unparseable, frame};
-use leuko_store::{Entry, NewPatient, StoreError};
+use leuko_store::{Entry, NewEntry, NewPatient, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -86,14 +91,14 @@ pub async fn handle(state: &AppState, codes: &LocalCodes, bytes: &[u8]) -> Strin
         };
         return ack(&message, AckCode::AE, Some(&e));
     };
-    let entries: Vec<(Option<String>, Entry)> = result
+    let entries: Vec<NewEntry> = result
         .observations
         .iter()
-        .map(|o| {
-            (
-                Some(o.id.clone()),
-                Entry::Observation(o.observation.clone()),
-            )
+        .map(|o| NewEntry {
+            id: Some(o.id.clone()),
+            entry: Entry::Observation(o.observation.clone()),
+            corrects: o.status == leuko_hl7::ResultStatus::Corrected,
+            preliminary: o.status == leuko_hl7::ResultStatus::Preliminary,
         })
         .collect();
     let n = entries.len();
@@ -114,7 +119,7 @@ pub async fn handle(state: &AppState, codes: &LocalCodes, bytes: &[u8]) -> Strin
             Ok(_) | Err(StoreError::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
-        let written = store.add_entries(&patient_id, &entries, now)?;
+        let written = store.write_entries(&patient_id, &entries, now)?;
         Ok(written.iter().filter(|(_, created)| *created).count())
     })
     .await;

@@ -22,6 +22,8 @@ enum Body {
     Text(&'static str),
     /// JSON of a component schema, or a FHIR R4 Bundle when `Accept: application/fhir+json`.
     JsonOrFhir(&'static str),
+    /// No body.
+    Empty,
 }
 
 /// A query parameter.
@@ -135,6 +137,36 @@ const OPS: &[Op] = &[
         ok: &[(200, "The entries", Body::Json("AuditList"))],
         query: &[Param::Limit],
         conflicts: false,
+    },
+    Op {
+        method: "get",
+        path: "/cds-services",
+        summary: "CDS Hooks 2.0 discovery: the services, their hooks and prefetch templates",
+        secured: false,
+        request: None,
+        ok: &[(200, "The services", Body::Json("CdsDiscoveryResponse"))],
+        query: &[],
+        conflicts: false,
+    },
+    Op {
+        method: "post",
+        path: "/cds-services/{id}",
+        summary: "Call a CDS service (patient-view or order-select): cards; a missing prefetch is read from fhirServer, or 412. With --cds-auth, a CDS client JWT is required (Authorization: Bearer)",
+        secured: false,
+        request: Some("CdsHookRequest"),
+        ok: &[(200, "The cards", Body::Json("CdsServiceResponse"))],
+        query: &[],
+        conflicts: false,
+    },
+    Op {
+        method: "post",
+        path: "/cds-services/{id}/feedback",
+        summary: "CDS Hooks feedback: what the clinician did with a card; stored once per card, outcome and time. With --cds-auth, a CDS client JWT is required",
+        secured: false,
+        request: Some("CdsFeedbackRequest"),
+        ok: &[(200, "Stored; no body", Body::Empty)],
+        query: &[],
+        conflicts: true,
     },
     Op {
         method: "get",
@@ -272,7 +304,12 @@ fn error(description: &str) -> Value {
 fn responses(op: &Op) -> Map<String, Value> {
     let mut r = Map::new();
     for (status, description, body) in op.ok {
+        if matches!(body, Body::Empty) {
+            r.insert(status.to_string(), json!({"description": description}));
+            continue;
+        }
         let content = match body {
+            Body::Empty => json!({}),
             Body::Json(schema) => json_body(schema),
             Body::Text(media) => json!({*media: {"schema": {"type": "string"}}}),
             Body::JsonOrFhir(schema) => {
@@ -292,7 +329,20 @@ fn responses(op: &Op) -> Map<String, Value> {
         );
     }
     let has_id = op.path.contains("{id}");
-    let api = op.path.starts_with("/v1/");
+    let cds = op.path.starts_with("/cds-services/");
+    let api = op.path.starts_with("/v1/") || cds;
+    if cds {
+        r.insert(
+            "401".into(),
+            error("With --cds-auth strict: no CDS client JWT, or one that fails a check (the error's field names the claim)"),
+        );
+    }
+    if cds && op.path.ends_with("{id}") {
+        r.insert(
+            "412".into(),
+            error("A required prefetch (patient, counts) is missing and could not be read from fhirServer"),
+        );
+    }
     if op.request.is_some() || !op.query.is_empty() || has_id {
         r.insert(
             "400".into(),
@@ -304,7 +354,14 @@ fn responses(op: &Op) -> Map<String, Value> {
         r.insert("403".into(), error("The key lacks the role"));
     }
     if has_id {
-        r.insert("404".into(), error("No such patient"));
+        r.insert(
+            "404".into(),
+            error(if cds {
+                "No such CDS service"
+            } else {
+                "No such patient"
+            }),
+        );
     }
     if op.conflicts {
         r.insert(
@@ -376,6 +433,11 @@ fn components() -> Map<String, Value> {
         "OpenApi".into(),
         json!({"type": "object", "required": ["openapi", "info", "paths"]}),
     );
+    // CDS Hooks 2.0: the hand-written schema of the spec's tables, its definitions prefixed
+    // with `Cds`.
+    for (name, schema) in cds_schemas() {
+        schemas.insert(name, schema);
+    }
     for generator in [&mut input, &mut output] {
         for (name, schema) in generator.take_definitions(true) {
             debug_assert!(
@@ -388,12 +450,33 @@ fn components() -> Map<String, Value> {
     schemas
 }
 
+/// `schema/cds-hooks/cds-hooks.schema.json`'s definitions as components named `Cds…`.
+fn cds_schemas() -> Vec<(String, Value)> {
+    let text = include_str!("../../../schema/cds-hooks/cds-hooks.schema.json")
+        .replace("\"#/$defs/", "\"#/components/schemas/Cds");
+    let doc: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    doc.get("$defs")
+        .and_then(Value::as_object)
+        .map(|defs| {
+            defs.iter()
+                .map(|(k, v)| (format!("Cds{k}"), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn build() -> Value {
     let profiles = profiles();
     let mut paths = Map::new();
     for op in OPS {
         let mut params: Vec<Value> = op.query.iter().map(|p| parameter(*p, &profiles)).collect();
-        if op.path.contains("{id}") {
+        if op.path.starts_with("/cds-services/") {
+            params.push(json!({
+                "name": "id", "in": "path", "required": true,
+                "description": "The CDS service's id.",
+                "schema": {"type": "string", "enum": [crate::cds::PATIENT_VIEW, crate::cds::ORDER_SELECT]}
+            }));
+        } else if op.path.contains("{id}") {
             params.push(json!({
                 "name": "id", "in": "path", "required": true,
                 "description": "The patient's id.",

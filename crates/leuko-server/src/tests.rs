@@ -428,6 +428,207 @@ async fn exchange(addr: std::net::SocketAddr, bytes: &[u8], n_acks: usize) -> Ve
 }
 
 #[tokio::test]
+async fn mllp_correction_in_a_later_message_supersedes_the_stored_result() {
+    let f = fixture("mllp-correction");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(crate::mllp::run(
+        listener,
+        f.state.clone(),
+        leuko_hl7::LocalCodes::new(),
+    ));
+    // Message F1: the final results (ANC 0.4, grade 4). Message K2, later: the ANC corrected
+    // to 1.4 (grade 2), OBX-11 C, same code and time.
+    let corrected = [
+        "MSH|^~\\&|LAB|HOSP|LEUKO|HOSP|20260301120000+0000||ORU^R01^ORU_R01|K2|P|2.5.1",
+        "PID|1||MRN-7^^^HOSP^MR||Doe^Jane||19700517|F",
+        "OBR|1||ORD1|57021-8^CBC W Auto Differential panel^LN|||20260301073000+0000",
+        "OBX|1|NM|751-8^Neutrophils^LN||1.4|10*9/L|1.5-7.0|L|||C|||20260301073000+0000",
+    ]
+    .join("\r");
+    for (bytes, control) in [(oru("F1", "0.4"), "F1"), (corrected.clone(), "K2")] {
+        let acks = exchange(addr, &leuko_hl7::frame(bytes), 1).await;
+        assert!(
+            acks.first()
+                .is_some_and(|a| a.contains(&format!("MSA|AA|{control}"))),
+            "{acks:?}"
+        );
+    }
+    // Both messages again (a sender's retry): nothing changes.
+    for bytes in [oru("F1", "0.4"), corrected] {
+        let acks = exchange(addr, &leuko_hl7::frame(bytes), 1).await;
+        assert!(
+            acks.first().is_some_and(|a| a.contains("MSA|AA|")),
+            "{acks:?}"
+        );
+    }
+
+    let (status, t) = call(
+        &f,
+        "GET",
+        "/v1/patients/MRN-7/timeline",
+        Some(&f.read),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    let anc: Vec<&Value> = t["observations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["analyte"] == "anc")
+        .collect();
+    assert_eq!(anc.len(), 1, "the corrected ANC replaces the final: {t}");
+    assert_eq!(
+        anc.first().map(|o| o["value"].clone()),
+        Some(json!(1.4)),
+        "{t}"
+    );
+    assert_eq!(
+        t["observations"].as_array().map(Vec::len),
+        Some(2),
+        "the WBC of F1 is untouched: {t}"
+    );
+    let superseded = f
+        .state
+        .store
+        .superseded("MRN-7")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        superseded
+            .iter()
+            .map(|(e, by)| (e.id.as_str(), by.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("F1-2", "K2-1")],
+        "the final stays stored, naming its correction"
+    );
+
+    let (status, a) = call(
+        &f,
+        "POST",
+        "/v1/patients/MRN-7/assess?asof=2026-03-02T00:00:00Z",
+        Some(&f.write),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{a}");
+    assert_eq!(
+        a["grades"]["ctcae_v5"]["anc"], 2,
+        "graded on the corrected 1.4: {a}"
+    );
+    let counts: Vec<f64> = a["counts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["analyte"] == "anc")
+        .filter_map(|c| c["value"].as_f64())
+        .collect();
+    assert_eq!(counts, vec![1.4], "{a}");
+}
+
+#[tokio::test]
+async fn mllp_final_in_a_later_message_supersedes_the_stored_preliminary_result() {
+    let f = fixture("mllp-preliminary");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(crate::mllp::run(
+        listener,
+        f.state.clone(),
+        leuko_hl7::LocalCodes::new(),
+    ));
+    let message = |control: &str, at: &str, anc: &str, status: &str| {
+        [
+            format!(
+                "MSH|^~\\&|LAB|HOSP|LEUKO|HOSP|{at}||ORU^R01^ORU_R01|{control}|P|2.5.1"
+            ),
+            "PID|1||MRN-8^^^HOSP^MR||Doe^Jane||19700517|F".to_owned(),
+            "OBR|1||ORD1|57021-8^CBC W Auto Differential panel^LN|||20260301073000+0000"
+                .to_owned(),
+            "OBX|1|NM|6690-2^Leukocytes^LN||2.1|x10\\S\\9/L|4.0-11.0|L|||F|||20260301073000+0000"
+                .to_owned(),
+            format!(
+                "OBX|2|NM|751-8^Neutrophils^LN||{anc}|10*9/L|1.5-7.0|L|||{status}|||20260301073000+0000"
+            ),
+        ]
+        .join("\r")
+    };
+    // P1: the ANC preliminary (0.4, grade 4). F2, later: the same ANC final (0.9, grade 3),
+    // OBX-11 F, same code and time. P3, later still: a stale preliminary (0.2) for that time.
+    let p1 = message("P1", "20260301080000+0000", "0.4", "P");
+    let f2 = message("F2", "20260301120000+0000", "0.9", "F");
+    let p3 = message("P3", "20260301130000+0000", "0.2", "P");
+    for (bytes, control) in [
+        (&p1, "P1"),
+        (&f2, "F2"),
+        (&p3, "P3"),
+        (&p1, "P1"),
+        (&f2, "F2"),
+    ] {
+        let acks = exchange(addr, &leuko_hl7::frame(bytes.clone()), 1).await;
+        assert!(
+            acks.first()
+                .is_some_and(|a| a.contains(&format!("MSA|AA|{control}"))),
+            "{acks:?}"
+        );
+    }
+
+    let (status, t) = call(
+        &f,
+        "GET",
+        "/v1/patients/MRN-8/timeline",
+        Some(&f.read),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    let anc: Vec<&Value> = t["observations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["analyte"] == "anc")
+        .collect();
+    assert_eq!(anc.len(), 1, "the final ANC replaces the preliminary: {t}");
+    assert_eq!(
+        anc.first().map(|o| o["value"].clone()),
+        Some(json!(0.9)),
+        "{t}"
+    );
+    let superseded = f
+        .state
+        .store
+        .superseded("MRN-8")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut pairs: Vec<(&str, &str)> = superseded
+        .iter()
+        .map(|(e, by)| (e.id.as_str(), by.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    assert_eq!(
+        pairs,
+        vec![("P1-2", "F2-2"), ("P3-2", "F2-2")],
+        "the preliminaries stay stored, naming the final; the WBCs (all final) are kept"
+    );
+
+    let (status, a) = call(
+        &f,
+        "POST",
+        "/v1/patients/MRN-8/assess?asof=2026-03-02T00:00:00Z",
+        Some(&f.write),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{a}");
+    assert_eq!(
+        a["grades"]["ctcae_v5"]["anc"], 3,
+        "graded on the final 0.9: {a}"
+    );
+}
+
+#[tokio::test]
 async fn mllp_listener_stores_results_and_acknowledges() {
     let f = fixture("mllp");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

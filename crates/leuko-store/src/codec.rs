@@ -25,13 +25,9 @@ use time::{Date, OffsetDateTime, UtcOffset};
 /// The migrations of one back end: (version, SQL), in order.
 pub(crate) type Migrations = &'static [(i64, &'static str)];
 
-/// SQLite's migrations.
-pub(crate) const SQLITE_MIGRATIONS: Migrations =
-    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-
-/// PostgreSQL's migrations.
-pub(crate) const POSTGRES_MIGRATIONS: Migrations =
-    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+// `SQLITE_MIGRATIONS` and `POSTGRES_MIGRATIONS`: every `migrations/{sqlite,postgres}/NNNN_*.sql`
+// by version, listed by `build.rs`, so a migration file is all a new version needs.
+include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 const TIME_FORMAT: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
@@ -452,6 +448,53 @@ pub(crate) fn read_audit(r: &impl Cells) -> Result<crate::AuditEntry, StoreError
     })
 }
 
+/// A CDS feedback row's columns, in [`sql::INSERT_FEEDBACK`](crate::sql::INSERT_FEEDBACK)
+/// order after the service, card and outcome time.
+pub(crate) struct FeedbackCols {
+    pub outcome: &'static str,
+    pub accepted: String,
+    pub has_comment: bool,
+}
+
+/// The stored forms of a feedback's outcome and accepted suggestions.
+pub(crate) fn feedback_cols(f: &crate::CdsFeedback) -> Result<FeedbackCols, StoreError> {
+    Ok(FeedbackCols {
+        outcome: f.outcome.as_str(),
+        accepted: serde_json::to_string(&f.accepted_suggestions).map_err(|e| {
+            StoreError::Conflict(format!("accepted suggestion ids not storable: {e}"))
+        })?,
+        has_comment: f.has_comment,
+    })
+}
+
+/// Reads a feedback row of [`sql::SELECT_FEEDBACK`](crate::sql::SELECT_FEEDBACK).
+pub(crate) fn read_feedback(r: &impl Cells) -> Result<crate::CdsFeedback, StoreError> {
+    let outcome = r.text(2)?;
+    let accepted = r.text(4)?;
+    Ok(crate::CdsFeedback {
+        service_id: r.text(0)?,
+        card: r.text(1)?,
+        outcome: crate::Outcome::parse(&outcome)
+            .ok_or_else(|| StoreError::Database(format!("stored outcome {outcome:?} unknown")))?,
+        outcome_at: parse_time(&r.text(3)?)?,
+        accepted_suggestions: serde_json::from_str(&accepted).map_err(|e| {
+            StoreError::Database(format!(
+                "stored accepted suggestions {accepted:?} unreadable: {e}"
+            ))
+        })?,
+        override_reason: match r.opt_text(5)? {
+            Some(code) => Some(crate::OverrideReason {
+                code,
+                system: r.opt_text(6)?,
+                display: r.opt_text(7)?,
+            }),
+            None => None,
+        },
+        has_comment: r.flag(8)?,
+        received_at: parse_time(&r.text(9)?)?,
+    })
+}
+
 /// Reads a row of `SELECT id, recorded_at, <kind's columns>` into a stored entry.
 pub(crate) fn read_stored(r: &impl Cells, kind: Kind) -> Result<crate::StoredEntry, StoreError> {
     let cols = match kind {
@@ -529,17 +572,98 @@ pub(crate) fn check_repeat(
 pub(crate) type Prepared = Vec<(String, (Kind, Cols))>;
 
 /// Prepares a batch: ids, kinds and columns, refusing values that cannot be stored exactly.
-pub(crate) fn prepare(entries: &[(Option<String>, Entry)]) -> Result<Prepared, StoreError> {
+pub(crate) fn prepare(entries: &[crate::NewEntry]) -> Result<Prepared, StoreError> {
     entries
         .iter()
-        .map(|(client_id, entry)| {
-            let id = match client_id {
+        .map(|e| {
+            let id = match &e.id {
                 Some(id) => id.clone(),
                 None => new_id()?,
             };
-            Ok((id, (Kind::of(entry), Cols::from_entry(entry)?)))
+            Ok((id, (Kind::of(&e.entry), Cols::from_entry(&e.entry)?)))
         })
         .collect()
+}
+
+/// What a newly stored correction supersedes: `(correction id, analyte, at)` as stored, for
+/// each new correcting observation of the batch, last given first. Run in this order with
+/// [`crate::sql::SUPERSEDE_OBS`] (which skips a correction already superseded), the last
+/// correction given for a result wins and supersedes the earlier ones of the same batch.
+pub(crate) fn corrections<'p>(
+    entries: &[crate::NewEntry],
+    prepared: &'p Prepared,
+    inserted: &[bool],
+) -> Vec<(&'p str, &'p str, &'p str)> {
+    entries
+        .iter()
+        .zip(prepared)
+        .zip(inserted)
+        .filter_map(|((e, (id, (_, cols))), &new)| match cols {
+            Cols::Observation(o) if e.corrects && new => {
+                Some((id.as_str(), o.analyte.as_str(), o.at.as_str()))
+            }
+            _ => None,
+        })
+        .rev()
+        .collect()
+}
+
+/// Everything that settles which results are current after a batch is stored, in order, as
+/// `(statement, id, analyte, at)` (the caller adds the patient as `$2`):
+///
+/// 1. each newly stored preliminary observation is marked so ([`crate::sql::MARK_PRELIMINARY`]);
+/// 2. corrections supersede every current result ([`corrections`], [`crate::sql::SUPERSEDE_OBS`]);
+/// 3. each newly stored observation that is neither preliminary nor a correction supersedes
+///    the current preliminary results ([`crate::sql::SUPERSEDE_PRELIMINARY`]);
+/// 4. a newly stored preliminary result is superseded at once by a current result that is not
+///    preliminary ([`crate::sql::SUPERSEDE_LATE_PRELIMINARY`]): it came too late.
+///
+/// Only newly stored entries take part, so a batch sent again changes nothing.
+pub(crate) fn supersessions<'p>(
+    entries: &[crate::NewEntry],
+    prepared: &'p Prepared,
+    inserted: &[bool],
+) -> Vec<(&'static str, &'p str, &'p str, &'p str)> {
+    let new_obs = |pred: fn(&crate::NewEntry) -> bool| {
+        entries.iter().zip(prepared).zip(inserted).filter_map(
+            move |((e, (id, (_, cols))), &new)| match cols {
+                Cols::Observation(o) if new && pred(e) => {
+                    Some((id.as_str(), o.analyte.as_str(), o.at.as_str()))
+                }
+                _ => None,
+            },
+        )
+    };
+    let mut out = Vec::new();
+    let preliminary = |e: &crate::NewEntry| e.preliminary && !e.corrects;
+    out.extend(new_obs(preliminary).map(|(id, an, at)| (crate::sql::MARK_PRELIMINARY, id, an, at)));
+    out.extend(
+        corrections(entries, prepared, inserted)
+            .into_iter()
+            .map(|(id, an, at)| (crate::sql::SUPERSEDE_OBS, id, an, at)),
+    );
+    out.extend(
+        new_obs(|e| !e.preliminary && !e.corrects)
+            .map(|(id, an, at)| (crate::sql::SUPERSEDE_PRELIMINARY, id, an, at)),
+    );
+    out.extend(
+        new_obs(preliminary)
+            .map(|(id, an, at)| (crate::sql::SUPERSEDE_LATE_PRELIMINARY, id, an, at)),
+    );
+    out
+}
+
+/// The column of `superseded_by` in [`crate::sql::SELECT_SUPERSEDED`]: after id, recorded_at
+/// and the observation's eleven columns.
+pub(crate) const SUPERSEDED_BY_COLUMN: usize = 13;
+
+/// Sorts superseded observations as [`sort_entries`] sorts entries.
+pub(crate) fn sort_superseded(rows: &mut [(crate::StoredEntry, String)]) {
+    rows.sort_by(|(a, _), (b, _)| {
+        clinical_time(&a.entry)
+            .cmp(&clinical_time(&b.entry))
+            .then_with(|| a.id.as_bytes().cmp(b.id.as_bytes()))
+    });
 }
 
 /// The order in which a batch's entries are written: by id (byte order), entries with the

@@ -1,6 +1,7 @@
 //! The patient history store: patients with their counts, vital signs, conditions and
 //! medicines over time, every assessment made (with the knowledge version and a digest of its
-//! input), API keys (hashed) and the audit log.
+//! input), API keys (hashed), the audit log, and CDS Hooks feedback (what clinicians did with
+//! cards).
 //!
 //! One interface, [`Store`], two back ends: SQLite (`sqlite.rs`, the default, WAL mode) and
 //! PostgreSQL (`postgres.rs`). Both run the same versioned migrations (`migrations/`) and the
@@ -30,6 +31,21 @@
 //!   random bits from the operating system as 32 hex digits: two identical entries sent
 //!   without ids are two entries. A batch takes its ids in byte order, so concurrent batches
 //!   sharing ids cannot deadlock.
+//! - **Corrections.** An observation written with [`NewEntry::corrects`] (an HL7 corrected
+//!   result, OBX-11 `C`) supersedes, in the same transaction, every current observation of
+//!   the same patient with the same analyte and the same time: their `superseded_by` column
+//!   names it. Superseded rows are never deleted ([`Store::superseded`] lists them, the audit
+//!   trail); [`Store::entries`] and [`Store::record`] return only current results. Only a
+//!   newly stored correction supersedes: the same correction sent again changes nothing, and
+//!   an earlier result sent again after its correction stays superseded.
+//! - **Preliminary results.** An observation written with [`NewEntry::preliminary`] (HL7
+//!   OBX-11 `P`) is marked so (migration 0004). A later, newly stored observation of the same
+//!   patient, analyte and time that is not preliminary (a final result, OBX-11 `F`; a
+//!   correction; an entry from the API) supersedes it the same way, never deleting it; a
+//!   preliminary result arriving after such a result is stored already superseded by it.
+//! - **Migrations** are listed by `build.rs` from the files present, by version; each version
+//!   not yet recorded is applied, in ascending order, so a gap (a version not yet merged) is
+//!   applied when it arrives.
 //! - **Order.** [`Store::entries`] sorts by clinical time (observation `at`, condition onset,
 //!   medicine start; entries without one last), then by id in byte order.
 //!
@@ -120,6 +136,25 @@ pub enum Entry {
     Medication(MedicationEntry),
 }
 
+/// An entry to write, with its client id and whether it corrects an earlier result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    /// Client-supplied id; generated when `None`.
+    pub id: Option<String>,
+    /// The entry.
+    pub entry: Entry,
+    /// A corrected result (HL7 OBX-11 `C`): once newly stored, it supersedes every current
+    /// observation of the same patient with the same analyte and the same time. Ignored for
+    /// conditions and medicines.
+    pub corrects: bool,
+    /// A preliminary result (HL7 OBX-11 `P`): stored as current until a result of the same
+    /// patient, analyte and time that is not preliminary (a final one, OBX-11 `F`, or a
+    /// correction) is newly stored, which supersedes it. A preliminary result that arrives
+    /// after such a result is stored already superseded by it. Ignored for conditions and
+    /// medicines.
+    pub preliminary: bool,
+}
+
 /// A stored entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEntry {
@@ -178,6 +213,78 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// What the clinician did with a CDS Hooks card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The card (or some of its suggestions) was accepted.
+    Accepted,
+    /// The card was overridden (dismissed).
+    Overridden,
+}
+
+impl Outcome {
+    /// The spec's word, stored as is.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Overridden => "overridden",
+        }
+    }
+
+    /// Parses the spec's word.
+    pub fn parse(s: &str) -> Option<Outcome> {
+        match s {
+            "accepted" => Some(Outcome::Accepted),
+            "overridden" => Some(Outcome::Overridden),
+            _ => None,
+        }
+    }
+}
+
+/// The coded reason a card was overridden (one of the card's `overrideReasons`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverrideReason {
+    /// Code.
+    pub code: String,
+    /// Code system.
+    pub system: Option<String>,
+    /// Display text.
+    pub display: Option<String>,
+}
+
+/// One CDS Hooks feedback item. The free-text `userComment` is not kept, only whether one was
+/// given: it may hold anything, patient details included, and feedback is not a patient
+/// record with an audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CdsFeedback {
+    /// The CDS service's id.
+    pub service_id: String,
+    /// The card's uuid.
+    pub card: String,
+    /// Accepted or overridden.
+    pub outcome: Outcome,
+    /// When the clinician acted.
+    pub outcome_at: OffsetDateTime,
+    /// The ids of the suggestions accepted.
+    pub accepted_suggestions: Vec<String>,
+    /// The coded override reason, when given.
+    pub override_reason: Option<OverrideReason>,
+    /// Whether a free-text comment came with the override.
+    pub has_comment: bool,
+    /// When leuko received it (not compared when the same feedback arrives again).
+    pub received_at: OffsetDateTime,
+}
+
+impl CdsFeedback {
+    /// Whether two items say the same thing (everything but when they were received).
+    pub fn same_as(&self, other: &CdsFeedback) -> bool {
+        CdsFeedback {
+            received_at: other.received_at,
+            ..self.clone()
+        } == *other
+    }
+}
+
 /// The store interface. Every method is atomic.
 pub trait Store: Send + Sync {
     /// Which back end (`sqlite`, `postgres`).
@@ -208,8 +315,41 @@ pub trait Store: Send + Sync {
         patient_id: &str,
         entries: &[(Option<String>, Entry)],
         now: OffsetDateTime,
+    ) -> Result<Vec<(String, bool)>, StoreError> {
+        let entries: Vec<NewEntry> = entries
+            .iter()
+            .map(|(id, entry)| NewEntry {
+                id: id.clone(),
+                entry: entry.clone(),
+                corrects: false,
+                preliminary: false,
+            })
+            .collect();
+        self.write_entries(patient_id, &entries, now)
+    }
+    /// Adds entries in one transaction, as [`Store::add_entries`] does; then each newly stored
+    /// correction ([`NewEntry::corrects`]) supersedes the current observations of the same
+    /// patient, analyte and time, in the same transaction. Of several corrections of one
+    /// result in a batch, the last given wins. A newly stored result that is neither a
+    /// correction nor preliminary supersedes the current preliminary results
+    /// ([`NewEntry::preliminary`]) of the same patient, analyte and time.
+    ///
+    /// # Errors
+    /// As [`Store::add_entries`].
+    fn write_entries(
+        &self,
+        patient_id: &str,
+        entries: &[NewEntry],
+        now: OffsetDateTime,
     ) -> Result<Vec<(String, bool)>, StoreError>;
-    /// All entries of a patient, oldest first by their clinical time (an observation's `at`, a
+    /// The observations of a patient that corrections superseded, each with the id of the
+    /// observation that superseded it, in the order of [`Store::entries`]. They stay stored;
+    /// [`Store::entries`] leaves them out.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    fn superseded(&self, patient_id: &str) -> Result<Vec<(StoredEntry, String)>, StoreError>;
+    /// All current entries of a patient (superseded results left out), oldest first by their clinical time (an observation's `at`, a
     /// condition's onset, a medicine's start; entries without one last), then by id. An unknown
     /// patient has none.
     ///
@@ -253,6 +393,18 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError::Database`].
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Stores CDS Hooks feedback items in one transaction, all or nothing. An item is keyed by
+    /// service, card, outcome and outcome time: sent again with the same content it is not stored again
+    /// (`false`); with different content it is a [`StoreError::Conflict`].
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] for a key reused with other content, or an unstorable time.
+    fn save_cds_feedback(&self, items: &[CdsFeedback]) -> Result<Vec<bool>, StoreError>;
+    /// The newest CDS feedback items, by when they were received.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    fn cds_feedback(&self, limit: usize) -> Result<Vec<CdsFeedback>, StoreError>;
 
     /// The patient's history as an engine record.
     ///

@@ -17,8 +17,8 @@
 use crate::codec::{self, Cells, Cols, ExistingEntry, Kind};
 use crate::sql;
 use crate::{
-    ApiKey, AssessmentRow, AuditEntry, Entry, NewPatient, PatientRow, Role, Store, StoreError,
-    StoredEntry,
+    ApiKey, AssessmentRow, AuditEntry, CdsFeedback, NewEntry, NewPatient, PatientRow, Role, Store,
+    StoreError, StoredEntry,
 };
 use postgres::error::SqlState;
 use postgres::types::ToSql;
@@ -424,10 +424,10 @@ impl Store for PgStore {
         self.with_tx(true, |tx, stmts| select_patient(tx, stmts, id))
     }
 
-    fn add_entries(
+    fn write_entries(
         &self,
         patient_id: &str,
-        entries: &[(Option<String>, Entry)],
+        entries: &[NewEntry],
         now: OffsetDateTime,
     ) -> Result<Vec<(String, bool)>, StoreError> {
         let recorded_at = codec::time_text(now)?;
@@ -458,8 +458,29 @@ impl Store for PgStore {
                 out[i] = Some((id.clone(), inserted));
             }
             let out: Vec<(String, bool)> = out.into_iter().flatten().collect();
+            let inserted: Vec<bool> = out.iter().map(|(_, new)| *new).collect();
+            for (stmt, id, analyte, at) in
+                codec::supersessions(entries, &prepared_entries, &inserted)
+            {
+                exec(tx, stmts, stmt, &[&id, &patient_id, &analyte, &at])?;
+            }
             Ok(out)
         })
+    }
+
+    fn superseded(&self, patient_id: &str) -> Result<Vec<(StoredEntry, String)>, StoreError> {
+        let mut out = self.with_tx(true, |tx, stmts| {
+            let mut out = Vec::new();
+            for r in query(tx, stmts, sql::SELECT_SUPERSEDED, &[&patient_id])? {
+                out.push((
+                    codec::read_stored(&r, Kind::Observation)?,
+                    r.text(codec::SUPERSEDED_BY_COLUMN)?,
+                ));
+            }
+            Ok(out)
+        })?;
+        codec::sort_superseded(&mut out);
+        Ok(out)
     }
 
     fn entries(&self, patient_id: &str) -> Result<Vec<StoredEntry>, StoreError> {
@@ -589,6 +610,79 @@ impl Store for PgStore {
             query(tx, stmts, sql::SELECT_AUDIT, &[&limit])?
                 .iter()
                 .map(codec::read_audit)
+                .collect()
+        })
+    }
+
+    fn save_cds_feedback(&self, items: &[CdsFeedback]) -> Result<Vec<bool>, StoreError> {
+        let mut rows = Vec::with_capacity(items.len());
+        for f in items {
+            rows.push((
+                codec::feedback_cols(f)?,
+                codec::time_text(f.outcome_at)?,
+                codec::time_text(f.received_at)?,
+            ));
+        }
+        self.with_tx(false, |tx, stmts| {
+            let mut out = Vec::with_capacity(items.len());
+            for (f, (cols, outcome_at, received_at)) in items.iter().zip(&rows) {
+                let reason = f.override_reason.as_ref();
+                let code = reason.map(|r| r.code.as_str());
+                let system = reason.and_then(|r| r.system.as_deref());
+                let display = reason.and_then(|r| r.display.as_deref());
+                let inserted = exec(
+                    tx,
+                    stmts,
+                    sql::INSERT_FEEDBACK,
+                    &[
+                        &f.service_id,
+                        &f.card,
+                        outcome_at,
+                        &cols.outcome,
+                        &cols.accepted,
+                        &code,
+                        &system,
+                        &display,
+                        &cols.has_comment,
+                        received_at,
+                    ],
+                )? == 1;
+                if !inserted {
+                    let found = query(
+                        tx,
+                        stmts,
+                        sql::SELECT_FEEDBACK_BY_KEY,
+                        &[&f.service_id, &f.card, outcome_at, &cols.outcome],
+                    )?;
+                    let existing = found
+                        .first()
+                        .map(codec::read_feedback)
+                        .transpose()?
+                        .ok_or_else(|| {
+                            StoreError::Database(format!(
+                                "postgres: feedback for card {:?} vanished",
+                                f.card
+                            ))
+                        })?;
+                    if !existing.same_as(f) {
+                        return Err(StoreError::Conflict(format!(
+                            "{} feedback for card {:?} of {:?} at {outcome_at} is already stored with other content",
+                            cols.outcome, f.card, f.service_id
+                        )));
+                    }
+                }
+                out.push(inserted);
+            }
+            Ok(out)
+        })
+    }
+
+    fn cds_feedback(&self, limit: usize) -> Result<Vec<CdsFeedback>, StoreError> {
+        let limit = codec::sql_limit(limit);
+        self.with_tx(true, |tx, stmts| {
+            query(tx, stmts, sql::SELECT_FEEDBACK, &[&limit])?
+                .iter()
+                .map(codec::read_feedback)
                 .collect()
         })
     }

@@ -85,7 +85,7 @@ pub(crate) fn select_entries_of_patient(kind: crate::codec::Kind) -> &'static st
             concat!(
                 "SELECT id, recorded_at, ",
                 obs_cols!(),
-                " FROM observations WHERE patient_id = $1"
+                " FROM observations WHERE patient_id = $1 AND superseded_by IS NULL"
             )
         }
         Kind::Condition => concat!(
@@ -103,6 +103,38 @@ pub(crate) fn select_entries_of_patient(kind: crate::codec::Kind) -> &'static st
     }
 }
 
+/// A correction `$1`, unless itself superseded, supersedes the current observations of
+/// patient `$2` with analyte `$3` at `$4`, other than itself.
+pub(crate) const SUPERSEDE_OBS: &str = "UPDATE observations SET superseded_by = $1 \
+     WHERE patient_id = $2 AND analyte = $3 AND at = $4 AND superseded_by IS NULL AND id <> $1 \
+     AND EXISTS (SELECT 1 FROM observations c WHERE c.id = $1 AND c.superseded_by IS NULL)";
+/// Marks a newly stored observation `$1` (of patient `$2`, analyte `$3`, at `$4`) as a
+/// preliminary result.
+pub(crate) const MARK_PRELIMINARY: &str = "UPDATE observations SET preliminary = TRUE \
+     WHERE id = $1 AND patient_id = $2 AND analyte = $3 AND at = $4";
+/// A result `$1` that is not preliminary, unless itself superseded, supersedes the current
+/// preliminary observations of patient `$2` with analyte `$3` at `$4`.
+pub(crate) const SUPERSEDE_PRELIMINARY: &str = "UPDATE observations SET superseded_by = $1 \
+     WHERE patient_id = $2 AND analyte = $3 AND at = $4 AND superseded_by IS NULL AND preliminary \
+     AND id <> $1 \
+     AND EXISTS (SELECT 1 FROM observations c WHERE c.id = $1 AND c.superseded_by IS NULL \
+     AND NOT c.preliminary)";
+/// A preliminary result `$1` that arrives when a current result of patient `$2`, analyte `$3`
+/// at `$4` that is not preliminary is stored is superseded by it at once (the lowest id, when
+/// there are several).
+pub(crate) const SUPERSEDE_LATE_PRELIMINARY: &str = "UPDATE observations SET superseded_by = \
+     (SELECT MIN(f.id) FROM observations f WHERE f.patient_id = $2 AND f.analyte = $3 \
+     AND f.at = $4 AND f.superseded_by IS NULL AND NOT f.preliminary AND f.id <> $1) \
+     WHERE id = $1 AND superseded_by IS NULL AND preliminary \
+     AND EXISTS (SELECT 1 FROM observations f WHERE f.patient_id = $2 AND f.analyte = $3 \
+     AND f.at = $4 AND f.superseded_by IS NULL AND NOT f.preliminary AND f.id <> $1)";
+/// The superseded observations of a patient, with what superseded each.
+pub(crate) const SELECT_SUPERSEDED: &str = concat!(
+    "SELECT id, recorded_at, ",
+    obs_cols!(),
+    ", superseded_by FROM observations WHERE patient_id = $1 AND superseded_by IS NOT NULL"
+);
+
 pub(crate) const INSERT_ASSESSMENT: &str = "INSERT INTO assessments (id, patient_id, as_of, created_at, knowledge, \
      input_digest, level, json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING";
 pub(crate) const SELECT_ASSESSMENT: &str = "SELECT id, patient_id, as_of, created_at, knowledge, input_digest, level, \
@@ -119,6 +151,29 @@ pub(crate) const INSERT_AUDIT: &str =
     "INSERT INTO audit_log (at, key_id, action, patient_id, detail) VALUES ($1, $2, $3, $4, $5)";
 pub(crate) const SELECT_AUDIT: &str =
     "SELECT at, key_id, action, patient_id, detail FROM audit_log ORDER BY seq DESC LIMIT $1";
+
+/// CDS feedback: one row per (service, card, outcome, outcome time); a repeat inserts nothing.
+pub(crate) const INSERT_FEEDBACK: &str = "INSERT INTO cds_feedback (service_id, card, outcome_at, \
+     outcome, accepted_suggestions, override_code, override_system, override_display, has_comment, \
+     received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (service_id, card, outcome, outcome_at) DO NOTHING";
+/// The columns [`crate::codec::read_feedback`] reads.
+macro_rules! feedback_cols {
+    () => {
+        "service_id, card, outcome, outcome_at, accepted_suggestions, override_code, \
+         override_system, override_display, has_comment, received_at FROM cds_feedback"
+    };
+}
+pub(crate) const SELECT_FEEDBACK_BY_KEY: &str = concat!(
+    "SELECT ",
+    feedback_cols!(),
+    " WHERE service_id = $1 AND card = $2 AND outcome_at = $3 AND outcome = $4"
+);
+pub(crate) const SELECT_FEEDBACK: &str = concat!(
+    "SELECT ",
+    feedback_cols!(),
+    " ORDER BY received_at DESC, service_id DESC, card DESC, outcome_at DESC LIMIT $1"
+);
 
 /// The statement with SQLite's `?N` placeholders for PostgreSQL's `$N`. No statement here
 /// holds a `$` anywhere else.

@@ -14,8 +14,8 @@
 use crate::codec::{self, Cells, Cols, ExistingEntry, Kind};
 use crate::sql::{self, for_sqlite};
 use crate::{
-    ApiKey, AssessmentRow, AuditEntry, Entry, NewPatient, PatientRow, Role, Store, StoreError,
-    StoredEntry,
+    ApiKey, AssessmentRow, AuditEntry, CdsFeedback, NewEntry, NewPatient, PatientRow, Role, Store,
+    StoreError, StoredEntry,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -355,10 +355,10 @@ impl Store for SqliteStore {
         select_patient(&self.lock(), id)
     }
 
-    fn add_entries(
+    fn write_entries(
         &self,
         patient_id: &str,
-        entries: &[(Option<String>, Entry)],
+        entries: &[NewEntry],
         now: OffsetDateTime,
     ) -> Result<Vec<(String, bool)>, StoreError> {
         let recorded_at = codec::time_text(now)?;
@@ -384,8 +384,31 @@ impl Store for SqliteStore {
             }
             out[i] = Some((id.clone(), inserted));
         }
-        let out = out.into_iter().flatten().collect();
+        let out: Vec<(String, bool)> = out.into_iter().flatten().collect();
+        let inserted: Vec<bool> = out.iter().map(|(_, new)| *new).collect();
+        for (stmt, id, analyte, at) in codec::supersessions(entries, &prepared, &inserted) {
+            tx.prepare_cached(&for_sqlite(stmt))
+                .and_then(|mut s| s.execute(params![id, patient_id, analyte, at]))
+                .map_err(db)?;
+        }
         tx.commit().map_err(db)?;
+        Ok(out)
+    }
+
+    fn superseded(&self, patient_id: &str) -> Result<Vec<(StoredEntry, String)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&for_sqlite(sql::SELECT_SUPERSEDED))
+            .map_err(db)?;
+        let mut rows = stmt.query([patient_id]).map_err(db)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(db)? {
+            out.push((
+                codec::read_stored(r, Kind::Observation)?,
+                r.text(codec::SUPERSEDED_BY_COLUMN)?,
+            ));
+        }
+        codec::sort_superseded(&mut out);
         Ok(out)
     }
 
@@ -536,6 +559,75 @@ impl Store for SqliteStore {
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(db)? {
             out.push(codec::read_audit(r)?);
+        }
+        Ok(out)
+    }
+
+    fn save_cds_feedback(&self, items: &[CdsFeedback]) -> Result<Vec<bool>, StoreError> {
+        let mut conn = self.lock();
+        let tx = write_tx(&mut conn)?;
+        let mut out = Vec::with_capacity(items.len());
+        for f in items {
+            let cols = codec::feedback_cols(f)?;
+            let outcome_at = codec::time_text(f.outcome_at)?;
+            let received_at = codec::time_text(f.received_at)?;
+            let reason = f.override_reason.as_ref();
+            let inserted = tx
+                .prepare_cached(&for_sqlite(sql::INSERT_FEEDBACK))
+                .and_then(|mut s| {
+                    s.execute(params![
+                        f.service_id,
+                        f.card,
+                        outcome_at,
+                        cols.outcome,
+                        cols.accepted,
+                        reason.map(|r| &r.code),
+                        reason.and_then(|r| r.system.as_ref()),
+                        reason.and_then(|r| r.display.as_ref()),
+                        cols.has_comment,
+                        received_at
+                    ])
+                })
+                .map_err(db)?
+                == 1;
+            if !inserted {
+                let mut stmt = tx
+                    .prepare_cached(&for_sqlite(sql::SELECT_FEEDBACK_BY_KEY))
+                    .map_err(db)?;
+                let mut rows = stmt
+                    .query(params![f.service_id, f.card, outcome_at, cols.outcome])
+                    .map_err(db)?;
+                let existing = match rows.next().map_err(db)? {
+                    Some(r) => codec::read_feedback(r)?,
+                    None => {
+                        return Err(StoreError::Database(format!(
+                            "sqlite: feedback for card {:?} vanished",
+                            f.card
+                        )));
+                    }
+                };
+                if !existing.same_as(f) {
+                    return Err(StoreError::Conflict(format!(
+                        "{} feedback for card {:?} of {:?} at {outcome_at} is already stored with other content",
+                        cols.outcome, f.card, f.service_id
+                    )));
+                }
+            }
+            out.push(inserted);
+        }
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+
+    fn cds_feedback(&self, limit: usize) -> Result<Vec<CdsFeedback>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&for_sqlite(sql::SELECT_FEEDBACK))
+            .map_err(db)?;
+        let mut rows = stmt.query([codec::sql_limit(limit)]).map_err(db)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(db)? {
+            out.push(codec::read_feedback(r)?);
         }
         Ok(out)
     }

@@ -15,7 +15,8 @@ use leuko_core::{
 use leuko_store::postgres::PgStore;
 use leuko_store::sqlite::SqliteStore;
 use leuko_store::{
-    AssessmentRow, AuditEntry, Entry, NewPatient, Role, Store, StoreError, StoredEntry,
+    AssessmentRow, AuditEntry, CdsFeedback, Entry, NewEntry, NewPatient, Outcome, OverrideReason,
+    Role, Store, StoreError, StoredEntry,
 };
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
@@ -241,6 +242,9 @@ suite!(
     concurrent_writers_store_each_id_once,
     concurrent_first_opens_migrate_once,
     crash_keeps_every_acknowledged_write,
+    corrections_supersede_across_batches,
+    finals_supersede_preliminary_results,
+    cds_feedback_stored_once,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -940,7 +944,11 @@ fn reopen_keeps_data_and_applies_migrations_once(db: &Db) {
             .must("audit");
     }
     let migrations = db.migrations();
-    assert_eq!(migrations.iter().map(|m| m.0).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(
+        migrations.iter().map(|m| m.0).collect::<Vec<_>>(),
+        migration_files(db),
+        "every migration file applied"
+    );
     for _ in 0..2 {
         let store = db.open();
         let stored = store.entries("p1").must("reading");
@@ -973,6 +981,26 @@ fn reopen_keeps_data_and_applies_migrations_once(db: &Db) {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "the database file is its owner's only");
     }
+}
+
+/// The versions of the back end's migration files (`migrations/<backend>/NNNN_name.sql`).
+fn migration_files(db: &Db) -> Vec<i64> {
+    let backend = match db {
+        Db::Sqlite { .. } => "sqlite",
+        Db::Pg { .. } => "postgres",
+    };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut versions: Vec<i64> = std::fs::read_dir(&dir)
+        .must("the migrations directory")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".sql")?.split('_').next()?.parse().ok()
+        })
+        .collect();
+    versions.sort_unstable();
+    versions
 }
 
 fn concurrent_writers_store_each_id_once(db: &Db) {
@@ -1044,7 +1072,7 @@ fn concurrent_first_opens_migrate_once(db: &Db) {
     });
     assert_eq!(
         db.migrations().iter().map(|m| m.0).collect::<Vec<_>>(),
-        vec![1]
+        migration_files(db)
     );
     let store = db.open();
     patient(&*store, "p1");
@@ -1253,4 +1281,363 @@ fn crash_keeps_every_acknowledged_write(db: &Db) {
     if let Some(check) = db.integrity() {
         assert_eq!(check, "ok");
     }
+}
+
+fn feedback(card: &str, outcome: Outcome, at: OffsetDateTime) -> CdsFeedback {
+    CdsFeedback {
+        service_id: "leuko-patient-view".into(),
+        card: card.into(),
+        outcome,
+        outcome_at: at,
+        accepted_suggestions: match outcome {
+            Outcome::Accepted => vec!["s-1".into(), "s-2".into()],
+            Outcome::Overridden => Vec::new(),
+        },
+        override_reason: match outcome {
+            Outcome::Accepted => None,
+            Outcome::Overridden => Some(OverrideReason {
+                code: "already-addressed".into(),
+                system: Some("https://example.invalid/leuko/override".into()),
+                display: Some("Already being addressed".into()),
+            }),
+        },
+        has_comment: outcome == Outcome::Overridden,
+        received_at: T0 + Span::minutes(5),
+    }
+}
+
+fn cds_feedback_stored_once(db: &Db) {
+    let store = db.open();
+    assert!(store.cds_feedback(10).must("empty").is_empty());
+    let accepted = feedback("card-a", Outcome::Accepted, T0);
+    let overridden = feedback("card-b", Outcome::Overridden, T0 + Span::seconds(1));
+    let mut minimal = feedback("card-c", Outcome::Overridden, T0);
+    minimal.override_reason = None;
+    minimal.has_comment = false;
+    minimal.received_at = T0 + Span::minutes(6);
+    assert_eq!(
+        store
+            .save_cds_feedback(&[accepted.clone(), overridden.clone()])
+            .must("saving"),
+        vec![true, true]
+    );
+    assert_eq!(
+        store.save_cds_feedback(&[minimal.clone()]).must("saving"),
+        vec![true]
+    );
+    // The same feedback again, received later, is not stored again.
+    let mut again = accepted.clone();
+    again.received_at = T0 + Span::hours(1);
+    assert_eq!(
+        store.save_cds_feedback(&[again]).must("repeat"),
+        vec![false]
+    );
+    // The same card and time with other content is a conflict, and undoes its whole batch.
+    let mut other = accepted.clone();
+    other.accepted_suggestions = vec!["s-9".into()];
+    let fresh = feedback("card-d", Outcome::Accepted, T0);
+    match store.save_cds_feedback(&[fresh, other]) {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("card-a"), "{m}"),
+        r => panic!("expected a conflict, got {r:?}"),
+    }
+    // Newest received first; card-d was rolled back.
+    assert_eq!(
+        store.cds_feedback(10).must("reading"),
+        vec![minimal, overridden, accepted.clone()]
+    );
+    assert_eq!(store.cds_feedback(1).must("reading").len(), 1);
+    // An outcome time given in another offset is the same instant.
+    let mut shifted = accepted;
+    shifted.outcome_at = T0.to_offset(time::macros::offset!(+02:00));
+    assert_eq!(
+        store.save_cds_feedback(&[shifted]).must("offset"),
+        vec![false]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Corrected results (HL7 OBX-11 C) arriving in a later batch
+
+fn correction(id: &str, at: OffsetDateTime, value: f64) -> NewEntry {
+    NewEntry {
+        id: Some(id.into()),
+        entry: anc(at, value),
+        corrects: true,
+        preliminary: false,
+    }
+}
+
+/// A result as an HL7 message brings it: preliminary (OBX-11 P) or final (F).
+fn result(id: &str, at: OffsetDateTime, value: f64, preliminary: bool) -> NewEntry {
+    NewEntry {
+        id: Some(id.into()),
+        entry: anc(at, value),
+        corrects: false,
+        preliminary,
+    }
+}
+
+fn current_anc(store: &dyn Store, patient_id: &str, at: OffsetDateTime) -> Vec<f64> {
+    store
+        .record(patient_id)
+        .must("record")
+        .observations
+        .iter()
+        .filter(|o| o.analyte == AnalyteId::Anc && o.at == at)
+        .map(|o| o.value)
+        .collect()
+}
+
+fn superseded_ids(store: &dyn Store, patient_id: &str) -> Vec<(String, String)> {
+    store
+        .superseded(patient_id)
+        .must("superseded")
+        .into_iter()
+        .map(|(e, by)| (e.id, by))
+        .collect()
+}
+
+fn corrections_supersede_across_batches(db: &Db) {
+    let store = db.open();
+    patient(&*store, "p1");
+    patient(&*store, "p2");
+    let later = T0 + Span::days(1);
+    let wbc = Entry::Observation(obs(AnalyteId::Wbc, T0, 2.0));
+    // Message 1: finals.
+    let m1 = vec![
+        (Some("m1-1".into()), anc(T0, 0.4)),
+        (Some("m1-2".into()), wbc),
+        (Some("m1-3".into()), anc(later, 0.9)),
+    ];
+    store.add_entries("p1", &m1, T0).must("message 1");
+    store
+        .add_entries("p2", &[(Some("o-1".into()), anc(T0, 0.4))], T0)
+        .must("other patient");
+    // Message 2: the ANC at T0 corrected.
+    let m2 = [correction("m2-1", T0, 1.4)];
+    let r = store.write_entries("p1", &m2, later).must("message 2");
+    assert_eq!(r, vec![("m2-1".into(), true)]);
+    assert_eq!(current_anc(&*store, "p1", T0), vec![1.4]);
+    assert_eq!(
+        ids(&store.entries("p1").must("entries")),
+        vec!["m1-2", "m2-1", "m1-3"],
+        "the superseded final is not in the history; other analytes and times are untouched"
+    );
+    assert_eq!(
+        superseded_ids(&*store, "p1"),
+        vec![("m1-1".to_owned(), "m2-1".to_owned())],
+        "the final stays stored, naming its correction"
+    );
+    let (kept, _) = store
+        .superseded("p1")
+        .must("superseded")
+        .into_iter()
+        .next()
+        .must("one superseded");
+    assert_eq!(
+        kept.entry,
+        anc(T0, 0.4),
+        "the superseded value is kept as it was"
+    );
+    assert_eq!(
+        current_anc(&*store, "p2", T0),
+        vec![0.4],
+        "other patients untouched"
+    );
+
+    // Sent again, neither message changes anything.
+    let r = store
+        .write_entries("p1", &m2, later)
+        .must("message 2 again");
+    assert_eq!(r, vec![("m2-1".into(), false)]);
+    let r = store.add_entries("p1", &m1, later).must("message 1 again");
+    assert!(r.iter().all(|(_, new)| !*new));
+    assert_eq!(current_anc(&*store, "p1", T0), vec![1.4]);
+    assert_eq!(store.entries("p1").must("entries").len(), 3);
+    assert_eq!(superseded_ids(&*store, "p1").len(), 1);
+
+    // A second correction supersedes the first; the chain is kept.
+    store
+        .write_entries("p1", &[correction("m3-1", T0, 1.5)], later)
+        .must("message 3");
+    assert_eq!(current_anc(&*store, "p1", T0), vec![1.5]);
+    assert_eq!(
+        superseded_ids(&*store, "p1"),
+        vec![
+            ("m1-1".to_owned(), "m2-1".to_owned()),
+            ("m2-1".to_owned(), "m3-1".to_owned())
+        ]
+    );
+
+    // A correction with nothing to supersede is stored as a result; a correction whose id is
+    // reused for other content is a conflict and supersedes nothing.
+    let t2 = T0 + Span::days(2);
+    store
+        .write_entries("p1", &[correction("m4-1", t2, 2.0)], later)
+        .must("lone correction");
+    assert_eq!(current_anc(&*store, "p1", t2), vec![2.0]);
+    assert_conflict(
+        store.write_entries("p1", &[correction("m4-1", T0, 9.0)], later),
+        "m4-1",
+    );
+    assert_eq!(current_anc(&*store, "p1", T0), vec![1.5]);
+
+    // Within one batch, corrections act in the order given, after the batch's inserts.
+    let t3 = T0 + Span::days(3);
+    let batch = [
+        NewEntry {
+            id: Some("z-final".into()),
+            entry: anc(t3, 0.1),
+            corrects: false,
+            preliminary: false,
+        },
+        correction("a-corr", t3, 0.2),
+        correction("b-corr", t3, 0.3),
+    ];
+    store.write_entries("p1", &batch, later).must("batch");
+    assert_eq!(current_anc(&*store, "p1", t3), vec![0.3]);
+
+    // Everything holds after reopening.
+    drop(store);
+    let store = db.open();
+    assert_eq!(current_anc(&*store, "p1", T0), vec![1.5]);
+    assert_eq!(superseded_ids(&*store, "p1").len(), 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preliminary results (HL7 OBX-11 P) replaced by final ones (F) arriving in a later batch
+
+fn finals_supersede_preliminary_results(db: &Db) {
+    let store = db.open();
+    patient(&*store, "p1");
+    patient(&*store, "p2");
+    let later = T0 + Span::hours(4);
+    let t1 = T0 + Span::days(1);
+
+    // Message 1: a preliminary ANC, and a final WBC at the same time.
+    let m1 = [
+        result("m1-1", T0, 0.4, true),
+        NewEntry {
+            id: Some("m1-2".into()),
+            entry: Entry::Observation(obs(AnalyteId::Wbc, T0, 2.0)),
+            corrects: false,
+            preliminary: false,
+        },
+    ];
+    store.write_entries("p1", &m1, T0).must("message 1");
+    store
+        .write_entries("p2", &[result("o-1", T0, 0.4, true)], T0)
+        .must("other patient");
+    assert_eq!(
+        current_anc(&*store, "p1", T0),
+        vec![0.4],
+        "a preliminary result is current until its final comes"
+    );
+    assert!(
+        superseded_ids(&*store, "p1").is_empty(),
+        "the final WBC does not supersede the preliminary ANC"
+    );
+
+    // Message 2: the final ANC replaces the preliminary one, which stays stored.
+    let r = store
+        .write_entries("p1", &[result("m2-1", T0, 0.6, false)], later)
+        .must("message 2");
+    assert_eq!(r, vec![("m2-1".into(), true)]);
+    assert_eq!(current_anc(&*store, "p1", T0), vec![0.6]);
+    assert_eq!(
+        superseded_ids(&*store, "p1"),
+        vec![("m1-1".to_owned(), "m2-1".to_owned())]
+    );
+    assert_eq!(
+        ids(&store.entries("p1").must("entries")),
+        vec!["m1-2", "m2-1"]
+    );
+    assert_eq!(
+        current_anc(&*store, "p2", T0),
+        vec![0.4],
+        "other patients untouched"
+    );
+
+    // Sent again, neither message changes anything; the preliminary stays superseded.
+    let r = store
+        .write_entries("p1", &m1, later)
+        .must("message 1 again");
+    assert!(r.iter().all(|(_, new)| !*new));
+    store
+        .write_entries("p1", &[result("m2-1", T0, 0.6, false)], later)
+        .must("message 2 again");
+    assert_eq!(current_anc(&*store, "p1", T0), vec![0.6]);
+    assert_eq!(superseded_ids(&*store, "p1").len(), 1);
+
+    // A final does not supersede another final: both stay current, as before.
+    store
+        .write_entries("p1", &[result("m3-1", T0, 0.7, false)], later)
+        .must("message 3");
+    let mut both = current_anc(&*store, "p1", T0);
+    both.sort_by(f64::total_cmp);
+    assert_eq!(both, vec![0.6, 0.7]);
+    assert_eq!(superseded_ids(&*store, "p1").len(), 1);
+
+    // A preliminary result arriving after the final is stored already superseded by it.
+    store
+        .write_entries("p1", &[result("m4-1", t1, 1.1, false)], later)
+        .must("final first");
+    store
+        .write_entries("p1", &[result("m5-1", t1, 0.9, true)], later)
+        .must("late preliminary");
+    assert_eq!(current_anc(&*store, "p1", t1), vec![1.1]);
+    assert!(
+        superseded_ids(&*store, "p1").contains(&("m5-1".to_owned(), "m4-1".to_owned())),
+        "{:?}",
+        superseded_ids(&*store, "p1")
+    );
+
+    // A correction supersedes a preliminary result too; in one batch, a final given with its
+    // preliminary replaces it.
+    let t2 = T0 + Span::days(2);
+    store
+        .write_entries("p1", &[result("m6-1", t2, 0.3, true)], later)
+        .must("preliminary");
+    store
+        .write_entries("p1", &[correction("m7-1", t2, 0.35)], later)
+        .must("correction");
+    assert_eq!(current_anc(&*store, "p1", t2), vec![0.35]);
+    let t3 = T0 + Span::days(3);
+    store
+        .write_entries(
+            "p1",
+            &[
+                result("m8-1", t3, 0.2, true),
+                result("m8-2", t3, 0.25, false),
+            ],
+            later,
+        )
+        .must("one batch");
+    assert_eq!(current_anc(&*store, "p1", t3), vec![0.25]);
+
+    // Entries written through the API (not preliminary) also replace a preliminary result.
+    let t4 = T0 + Span::days(4);
+    store
+        .write_entries("p1", &[result("m9-1", t4, 0.5, true)], later)
+        .must("preliminary");
+    store
+        .add_entries("p1", &[(Some("api-1".into()), anc(t4, 0.55))], later)
+        .must("api entry");
+    assert_eq!(current_anc(&*store, "p1", t4), vec![0.55]);
+
+    // Everything holds after reopening.
+    drop(store);
+    let store = db.open();
+    assert_eq!(current_anc(&*store, "p1", T0).len(), 2);
+    assert_eq!(current_anc(&*store, "p1", t1), vec![1.1]);
+    assert_eq!(
+        superseded_ids(&*store, "p1"),
+        vec![
+            ("m1-1".to_owned(), "m2-1".to_owned()),
+            ("m5-1".to_owned(), "m4-1".to_owned()),
+            ("m6-1".to_owned(), "m7-1".to_owned()),
+            ("m8-1".to_owned(), "m8-2".to_owned()),
+            ("m9-1".to_owned(), "api-1".to_owned()),
+        ]
+    );
 }
