@@ -16,16 +16,16 @@ stage "== rustfmt"
 cargo fmt --all -- --check
 
 stage "== clippy (-D warnings)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 stage "== build (release)"
 cargo build --release --locked -p leuko-cli
 
-stage "== tests (the store suite runs on SQLite and on a real PostgreSQL started here)"
+stage "== tests (the store suite on SQLite and a real PostgreSQL; the warehouse screen against synth's ground truth and on a local Ballista cluster)"
 if cargo nextest --version >/dev/null 2>&1; then
-  scripts/with-postgres.sh cargo nextest run --workspace --locked --no-fail-fast
+  scripts/with-postgres.sh cargo nextest run --workspace --all-features --locked --no-fail-fast
 else
-  scripts/with-postgres.sh cargo test --workspace --locked --no-fail-fast
+  scripts/with-postgres.sh cargo test --workspace --all-features --locked --no-fail-fast
 fi
 
 bin="${CARGO_TARGET_DIR:-target}/release/leuko"
@@ -45,6 +45,10 @@ scripts/fhir-schema.sh
 
 stage "== HL7 v2 over MLLP with independent clients (Python hl7apy and hl7)"
 scripts/hl7-interop.sh
+
+stage "== warehouse contract (leuko synth and leuko screen, checked by Python against truth.csv)"
+cargo build --locked --features warehouse -p leuko-cli
+scripts/warehouse-contract.sh "${CARGO_TARGET_DIR:-target}/debug/leuko"
 
 stage "== command-line contract"
 scripts/cli-contract.sh "$bin"

@@ -36,9 +36,9 @@ pub enum TableFormat {
 /// `leuko screen`.
 #[derive(Debug, Args)]
 pub struct ScreenArgs {
-    /// Lab results: .csv or .parquet.
-    #[arg(long)]
-    pub labs: String,
+    /// Lab results: .csv or .parquet. Required unless --print-sql.
+    #[arg(long, required_unless_present = "print_sql")]
+    pub labs: Option<String>,
     /// Medicines: .csv or .parquet.
     #[arg(long)]
     pub medications: Option<String>,
@@ -155,12 +155,16 @@ mod run {
         let out = PathBuf::from(&out_arg);
         let config = screen::Config {
             sources: extract::Sources {
-                labs: PathBuf::from(&a.labs),
+                labs: PathBuf::from(a.labs.clone().unwrap_or_default()),
                 medications: a.medications.as_ref().map(PathBuf::from),
                 patients: a.patients.as_ref().map(PathBuf::from),
             },
             mapping: extract::Mapping::parse(&a.map)?,
-            as_of: a.asof.as_deref().map(|t| time_arg("--asof", t)).transpose()?,
+            as_of: a
+                .asof
+                .as_deref()
+                .map(|t| time_arg("--asof", t))
+                .transpose()?,
             out: out.clone(),
             cluster: a.cluster.clone(),
             summary: a.summary.as_ref().map(PathBuf::from),
@@ -192,7 +196,7 @@ mod run {
             .summary
             .clone()
             .unwrap_or_else(|| out.with_extension("html"));
-        std::fs::write(&html_path, summary::html(&list, &a.labs))
+        std::fs::write(&html_path, summary::html(&list, a.labs.as_deref().unwrap_or("")))
             .map_err(|e| format!("{}: {e}", html_path.display()))?;
         let flagged: std::collections::BTreeSet<&str> =
             list.items.iter().map(|i| i.patient_id.as_str()).collect();
@@ -206,7 +210,10 @@ mod run {
             out_arg,
             html_path.display(),
             if list.unreadable > 0 {
-                format!("; {} results unreadable (unknown unit or implausible)", list.unreadable)
+                format!(
+                    "; {} results unreadable (unknown unit or implausible)",
+                    list.unreadable
+                )
             } else {
                 String::new()
             }

@@ -16,7 +16,11 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
         return i64::try_from(t.unix_timestamp_nanos() / 1000).ok();
     }
-    let date = time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+    let date = time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
     Some(date.midnight().assume_utc().unix_timestamp() * 1_000_000)
 }
 
@@ -60,16 +64,27 @@ mod tests {
 
     #[test]
     fn rendering_agrees_with_the_time_crate() {
-        for us in [0i64, 951_782_400_000_000, 1_782_777_600_123_456, -86_400_000_000] {
+        for us in [
+            0i64,
+            951_782_400_000_000,
+            1_782_777_600_123_456,
+            -86_400_000_000,
+        ] {
             let mut s = String::new();
             format_timestamp(&mut s, us);
             let expected = OffsetDateTime::from_unix_timestamp(us.div_euclid(1_000_000))
                 .ok()
                 .and_then(|t| t.format(&Rfc3339).ok());
             assert_eq!(Some(s.clone()), expected);
-            assert_eq!(parse_timestamp(&s), Some(us.div_euclid(1_000_000) * 1_000_000));
+            assert_eq!(
+                parse_timestamp(&s),
+                Some(us.div_euclid(1_000_000) * 1_000_000)
+            );
         }
-        assert_eq!(parse_timestamp("2026-06-30"), parse_timestamp("2026-06-30T00:00:00Z"));
+        assert_eq!(
+            parse_timestamp("2026-06-30"),
+            parse_timestamp("2026-06-30T00:00:00Z")
+        );
         assert_eq!(format_date(0), "1970-01-01");
         assert_eq!(parse_timestamp("30/06/2026"), None);
     }

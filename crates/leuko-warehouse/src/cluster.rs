@@ -21,7 +21,8 @@ pub fn registry() -> BallistaFunctionRegistry {
         r.scalar_functions.insert(f.name().to_owned(), Arc::new(f));
     }
     for f in udf::aggregate_udfs() {
-        r.aggregate_functions.insert(f.name().to_owned(), Arc::new(f));
+        r.aggregate_functions
+            .insert(f.name().to_owned(), Arc::new(f));
     }
     r
 }

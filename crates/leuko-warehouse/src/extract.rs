@@ -11,11 +11,11 @@
 //! standard columns: `t`, `start` and `stop` as microseconds since the epoch (UTC), `corrected`
 //! as a boolean. A missing optional table is an empty view.
 
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
 
 use crate::synth::schema::timestamp;
 
@@ -108,7 +108,9 @@ impl Mapping {
             let roles = ROLES
                 .iter()
                 .find(|(t, _)| *t == table)
-                .ok_or_else(|| format!("--map {e:?}: unknown table {table:?} (labs, medications, patients)"))?
+                .ok_or_else(|| {
+                    format!("--map {e:?}: unknown table {table:?} (labs, medications, patients)")
+                })?
                 .1;
             if !roles.iter().any(|(r, _, _)| *r == role) {
                 let known: Vec<&str> = roles.iter().map(|(r, _, _)| *r).collect();
@@ -131,7 +133,12 @@ impl Mapping {
 
 /// The file format by extension.
 fn is_parquet(path: &Path) -> Result<bool, String> {
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("parquet") => Ok(true),
         Some("csv") => Ok(false),
         other => Err(format!(
@@ -149,7 +156,10 @@ fn csv_header(path: &Path) -> Result<Vec<String>, String> {
         .read_line(&mut line)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     if line.trim().is_empty() {
-        return Err(format!("{}: empty file (a header row is required)", path.display()));
+        return Err(format!(
+            "{}: empty file (a header row is required)",
+            path.display()
+        ));
     }
     Ok(line
         .trim_end_matches(['\r', '\n'])
@@ -199,8 +209,15 @@ async fn register_file(
         ctx.register_parquet(&raw, location, ParquetReadOptions::default())
             .await
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        let df = ctx.table(&raw).await.map_err(|e| format!("{}: {e}", path.display()))?;
-        df.schema().fields().iter().map(|f| f.name().clone()).collect()
+        let df = ctx
+            .table(&raw)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        df.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
     } else {
         let header = csv_header(path)?;
         let fields: Vec<Field> = header
@@ -279,7 +296,10 @@ fn sql_type(kind: Kind) -> &'static str {
 }
 
 fn empty_view(table: &str, roles: &[(&str, Kind, bool)]) -> String {
-    let cols: Vec<String> = roles.iter().map(|(role, kind, _)| standard(role, *kind, None)).collect();
+    let cols: Vec<String> = roles
+        .iter()
+        .map(|(role, kind, _)| standard(role, *kind, None))
+        .collect();
     let _ = table;
     format!("SELECT {} WHERE false", cols.join(", "))
 }
@@ -303,4 +323,3 @@ pub async fn latest_time(ctx: &SessionContext) -> Result<i64, String> {
         .find_map(|a| (a.len() == 1 && !a.is_null(0)).then(|| a.value(0)))
         .ok_or_else(|| "labs: no results with a time; pass --asof".to_owned())
 }
-

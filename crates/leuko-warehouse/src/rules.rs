@@ -193,7 +193,14 @@ fn interrupt_threshold(rows: &[leuko_kb::ClozapineCategory]) -> (f64, String) {
         .find(|c| c.interrupt)
         .map(|c| c.level.clone())
         .unwrap_or_else(|| "urgent".into());
-    (if threshold.is_finite() { threshold } else { 0.0 }, level)
+    (
+        if threshold.is_finite() {
+            threshold
+        } else {
+            0.0
+        },
+        level,
+    )
 }
 
 impl Numbers {
@@ -253,7 +260,11 @@ pub fn quote(s: &str) -> String {
 pub fn stats_sql(kb: &Knowledge, rules: &Rules, as_of: i64, pass: &Pass) -> Result<String, String> {
     let n = Numbers::new(kb, rules, as_of)?;
     let a = n.as_of;
-    let analytes = ANALYTES.iter().map(|x| quote(x)).collect::<Vec<_>>().join(", ");
+    let analytes = ANALYTES
+        .iter()
+        .map(|x| quote(x))
+        .collect::<Vec<_>>()
+        .join(", ");
     let candidates = match pass {
         Pass::Fast | Pass::ExactAll => String::new(),
         Pass::Exact(ids) if ids.is_empty() => "WHERE false".to_owned(),
@@ -397,16 +408,16 @@ r AS (SELECT s.*, CAST(NULL AS BIGINT) AS run_first_t, CAST(NULL AS BIGINT) AS r
     );
     // Conditions.
     let c_severe = "sev_t IS NOT NULL".to_owned();
-    let c_fever = format!("fever_t IS NOT NULL AND abs(fever_t - sev_t) <= {}", n.fever_us);
+    let c_fever = format!(
+        "fever_t IS NOT NULL AND abs(fever_t - sev_t) <= {}",
+        n.fever_us
+    );
     let c_recurrent = format!(
         "sev_n >= 2 AND sev_last_t - sev_first_t >= {}",
         n.recurrent_span
     );
     let c_blasts = "blast_t IS NOT NULL".to_owned();
-    let c_persist_candidate = format!(
-        "wbc_last_v < wbc_lln AND wbc_last_t <= {}",
-        a - n.no_count
-    );
+    let c_persist_candidate = format!("wbc_last_v < wbc_lln AND wbc_last_t <= {}", a - n.no_count);
     let c_persistent = format!(
         "{c_persist_candidate} AND run_n >= 2 AND wbc_last_t - run_first_t >= {}",
         n.persistent_span
@@ -425,13 +436,17 @@ r AS (SELECT s.*, CAST(NULL AS BIGINT) AS run_first_t, CAST(NULL AS BIGINT) AS r
         "CASE WHEN duffy_null THEN {} ELSE {} END",
         n.cloz_ben, n.cloz_general
     );
-    let c_cloz_interrupt = format!(
-        "cloz_active AND anc_last_t >= cloz_first AND anc_last_v < {cloz_limit}"
-    );
+    let c_cloz_interrupt =
+        format!("cloz_active AND anc_last_t >= cloz_first AND anc_last_v < {cloz_limit}");
     let mut interval = String::from("CASE");
     for (from, to, every) in &n.schedule {
-        let upper = to.map(|t| format!(" AND {a} - cloz_first < {t}")).unwrap_or_default();
-        let _ = write!(interval, " WHEN {a} - cloz_first >= {from}{upper} THEN {every}");
+        let upper = to
+            .map(|t| format!(" AND {a} - cloz_first < {t}"))
+            .unwrap_or_default();
+        let _ = write!(
+            interval,
+            " WHEN {a} - cloz_first >= {from}{upper} THEN {every}"
+        );
     }
     interval.push_str(&format!(" ELSE {} END", days(7.0)));
     let c_cloz_overdue = format!(
@@ -460,7 +475,10 @@ r AS (SELECT s.*, CAST(NULL AS BIGINT) AS run_first_t, CAST(NULL AS BIGINT) AS r
         ),
         (
             "recurrent_severe_neutropenia".into(),
-            format!("CASE WHEN {c_recurrent} THEN {} END", lvl("recurrent_severe_neutropenia")),
+            format!(
+                "CASE WHEN {c_recurrent} THEN {} END",
+                lvl("recurrent_severe_neutropenia")
+            ),
             format!(
                 "CAST(sev_n AS VARCHAR) || ' ANC results below {} between ' || {} || ' and ' || {}",
                 n.severe,
@@ -471,11 +489,18 @@ r AS (SELECT s.*, CAST(NULL AS BIGINT) AS run_first_t, CAST(NULL AS BIGINT) AS r
         (
             "blasts".into(),
             format!("CASE WHEN {c_blasts} THEN {} END", lvl("blasts")),
-            format!("'blasts reported (' || {} || ') on ' || {}", num("blast_v"), date("blast_t")),
+            format!(
+                "'blasts reported (' || {} || ') on ' || {}",
+                num("blast_v"),
+                date("blast_t")
+            ),
         ),
         (
             "persistent_leukopenia".into(),
-            format!("CASE WHEN {c_persistent} THEN {} END", lvl("persistent_leukopenia")),
+            format!(
+                "CASE WHEN {c_persistent} THEN {} END",
+                lvl("persistent_leukopenia")
+            ),
             format!(
                 "'WBC below ' || {} || ' on ' || CAST(run_n AS VARCHAR) || ' counts from ' || {} || ' to ' || {} || ' (last ' || {} || '); no count since'",
                 num("wbc_lln"),
@@ -515,7 +540,10 @@ r AS (SELECT s.*, CAST(NULL AS BIGINT) AS run_first_t, CAST(NULL AS BIGINT) AS r
         ),
         (
             "clozapine_overdue".into(),
-            format!("CASE WHEN {c_cloz_overdue} THEN {} END", lvl("clozapine_overdue")),
+            format!(
+                "CASE WHEN {c_cloz_overdue} THEN {} END",
+                lvl("clozapine_overdue")
+            ),
             format!(
                 "'on clozapine since ' || {} || '; ' || CASE WHEN anc_last_t IS NULL OR anc_last_t < cloz_first THEN 'no ANC since starting' ELSE 'last ANC ' || {} || ', every ' || CAST(({interval}) / {DAY_US} AS VARCHAR) || ' days expected' END",
                 date("cloz_first"),
@@ -537,7 +565,10 @@ r AS (SELECT s.*, CAST(NULL AS BIGINT) AS run_first_t, CAST(NULL AS BIGINT) AS r
         " (n_corrected > 0 OR ({c_persist_candidate})) AS candidate"
     );
     for (id, level, reason) in &rule_cols {
-        let _ = write!(w, ",\n  {level} AS {id},\n  CASE WHEN {level} IS NOT NULL THEN {reason} END AS {id}_reason");
+        let _ = write!(
+            w,
+            ",\n  {level} AS {id},\n  CASE WHEN {level} IS NOT NULL THEN {reason} END AS {id}_reason"
+        );
     }
     let _ = write!(w, "\nFROM r");
     Ok(sql)

@@ -15,8 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use datafusion::arrow::array::{
-    Array, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
-    StringBuilder,
+    Array, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::execution::memory_pool::FairSpillPool;
@@ -139,9 +138,12 @@ pub async fn run(config: &Config, progress: &dyn Fn(&str, u64)) -> Result<Workli
     let fast = stats_sql(kb, &rules, as_of, &Pass::Fast)?;
     let mut candidates = Vec::new();
     let mut hits = Vec::new();
-    for_each_row(&ctx, &fast, |b| {
-        read_batch(b, &rules, &mut hits, Some((&mut candidates, &mut list)))
-    }, progress)
+    for_each_row(
+        &ctx,
+        &fast,
+        |b| read_batch(b, &rules, &mut hits, Some((&mut candidates, &mut list))),
+        progress,
+    )
     .await?;
     list.rows_read = ROWS_SEEN.load(Ordering::Relaxed);
     let candidate_set: BTreeSet<String> = candidates.iter().cloned().collect();
@@ -149,9 +151,18 @@ pub async fn run(config: &Config, progress: &dyn Fn(&str, u64)) -> Result<Workli
     list.candidates = candidates.len() as u64;
     // The exact pass, in chunks so that the IN list stays small.
     for chunk in candidates.chunks(5_000) {
-        progress("re-screening corrected and persistent candidates exactly", list.rows_read);
+        progress(
+            "re-screening corrected and persistent candidates exactly",
+            list.rows_read,
+        );
         let sql = stats_sql(kb, &rules, as_of, &Pass::Exact(chunk.to_vec()))?;
-        for_each_row(&ctx, &sql, |b| read_batch(b, &rules, &mut hits, None), progress).await?;
+        for_each_row(
+            &ctx,
+            &sql,
+            |b| read_batch(b, &rules, &mut hits, None),
+            progress,
+        )
+        .await?;
     }
     hits.sort_by(|a, b| {
         let rank = |l: &str| std::cmp::Reverse(Level::parse(l));
@@ -160,7 +171,10 @@ pub async fn run(config: &Config, progress: &dyn Fn(&str, u64)) -> Result<Workli
     hits.dedup();
     list.items = hits;
     if let Some(path) = &config.assessments {
-        progress("assessing the flagged patients with the engine", list.rows_read);
+        progress(
+            "assessing the flagged patients with the engine",
+            list.rows_read,
+        );
         write_assessments(&ctx, &list, path).await?;
     }
     Ok(list)
@@ -172,7 +186,10 @@ async fn for_each_row(
     mut f: impl FnMut(&RecordBatch) -> Result<(), String>,
     progress: &dyn Fn(&str, u64),
 ) -> Result<(), String> {
-    let df = ctx.sql(sql).await.map_err(|e| format!("planning the screen: {e}"))?;
+    let df = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| format!("planning the screen: {e}"))?;
     let mut stream = df
         .execute_stream()
         .await
@@ -240,7 +257,11 @@ fn read_batch(
                 patient_id: ids.value(i).to_owned(),
                 rule: rule.id.clone(),
                 level: level.value(i).to_owned(),
-                reason: if reason.is_null(i) { String::new() } else { reason.value(i).to_owned() },
+                reason: if reason.is_null(i) {
+                    String::new()
+                } else {
+                    reason.value(i).to_owned()
+                },
             });
         }
     }
@@ -284,21 +305,24 @@ pub fn write_worklist(items: &[Item], path: &Path) -> Result<(), String> {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     let batch = to_batch(items)?;
-    let file = || {
-        std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))
-    };
+    let file = || std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()));
     match ext.as_deref() {
         Some("csv") => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(file()?);
-            w.write(&batch).map_err(|e| format!("{}: {e}", path.display()))
+            w.write(&batch)
+                .map_err(|e| format!("{}: {e}", path.display()))
         }
         Some("parquet") => {
-            let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(file()?, batch.schema(), None)
+            let mut w =
+                datafusion::parquet::arrow::ArrowWriter::try_new(file()?, batch.schema(), None)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            w.write(&batch)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            w.write(&batch).map_err(|e| format!("{}: {e}", path.display()))?;
-            w.close().map(|_| ()).map_err(|e| format!("{}: {e}", path.display()))
+            w.close()
+                .map(|_| ())
+                .map_err(|e| format!("{}: {e}", path.display()))
         }
         _ => Err(format!(
             "--out {}: unknown extension; use .csv or .parquet",
@@ -309,7 +333,11 @@ pub fn write_worklist(items: &[Item], path: &Path) -> Result<(), String> {
 
 /// Runs `leuko_assess` for every flagged patient and writes one JSON object per line:
 /// `{"patient_id": …, "assessment": {…}}`.
-async fn write_assessments(ctx: &SessionContext, list: &Worklist, path: &Path) -> Result<(), String> {
+async fn write_assessments(
+    ctx: &SessionContext,
+    list: &Worklist,
+    path: &Path,
+) -> Result<(), String> {
     use std::io::Write;
     let ids: BTreeSet<&str> = list.items.iter().map(|i| i.patient_id.as_str()).collect();
     let mut out = std::io::BufWriter::new(
@@ -317,7 +345,11 @@ async fn write_assessments(ctx: &SessionContext, list: &Worklist, path: &Path) -
     );
     let ids: Vec<&str> = ids.into_iter().collect();
     for chunk in ids.chunks(5_000) {
-        let list_sql = chunk.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ");
+        let list_sql = chunk
+            .iter()
+            .map(|s| quote(s))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "WITH p AS (SELECT patient_id, min(birth_date) AS birth_date, min(sex) AS sex, bool_or(duffy_null) AS duffy_null FROM patients WHERE patient_id IN ({list_sql}) GROUP BY patient_id),
 m AS (SELECT patient_id, string_agg(drug || '|' || coalesce(to_char(to_timestamp_micros(start), '%Y-%m-%dT%H:%M:%SZ'), '') || '|' || coalesce(to_char(to_timestamp_micros(stop), '%Y-%m-%dT%H:%M:%SZ'), ''), ';') AS meds FROM medications WHERE patient_id IN ({list_sql}) GROUP BY patient_id)

@@ -414,7 +414,11 @@ fn round_to(v: f64, digits: i32) -> f64 {
 pub fn patient(seed: u64, n: u64, as_of_us: i64) -> Patient {
     let mut rng = Pcg64Mcg::seed_from_u64(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let kind = planted_kind(n);
-    let sex = if rng.random_bool(0.5) { "female" } else { "male" };
+    let sex = if rng.random_bool(0.5) {
+        "female"
+    } else {
+        "male"
+    };
     let age_years: f64 = rng.random_range(20.0..85.0);
     let as_of_days = as_of_us.div_euclid(DAY_US);
     let birth_days = i32::try_from(as_of_days - (age_years * 365.25) as i64).unwrap_or(0);
@@ -475,7 +479,8 @@ fn background(b: &mut Builder, wbc0: f64, frac: f64) {
         b.temperature(t, c);
     }
     if b.rng.random_bool(0.3) {
-        let drug = ["metformin", "atorvastatin", "lisinopril", "omeprazole"][b.rng.random_range(0..4)];
+        let drug =
+            ["metformin", "atorvastatin", "lisinopril", "omeprazole"][b.rng.random_range(0..4)];
         let start = b.rng.random_range(30.0..1500.0);
         b.med(drug, start, None);
     }
@@ -943,7 +948,13 @@ impl Tables {
         };
         self.patients.row(
             |l| {
-                let _ = write!(l, "{},{},{},{duffy}", p.id, format_date(p.birth_days), p.sex);
+                let _ = write!(
+                    l,
+                    "{},{},{},{duffy}",
+                    p.id,
+                    format_date(p.birth_days),
+                    p.sex
+                );
             },
             |c| {
                 c.id.append_value(&p.id);

@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Float64Builder,
-    Int64Array, StringArray, StringBuilder, TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Float64Builder, Int64Array,
+    StringArray, StringBuilder, TimestampMicrosecondArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
@@ -147,7 +147,10 @@ impl ScalarUDFImpl for Text {
         let kb = kb()?;
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let [input] = arrays.as_slice() else {
-            return Err(DataFusionError::Execution(format!("{}: one argument", self.name)));
+            return Err(DataFusionError::Execution(format!(
+                "{}: one argument",
+                self.name
+            )));
         };
         if self.which == TextFn::Analyte {
             ROWS_SEEN.fetch_add(input.len() as u64, Ordering::Relaxed);
@@ -159,9 +162,7 @@ impl ScalarUDFImpl for Text {
         for v in input.iter() {
             match v {
                 Some(text) => {
-                    let hit = *cache
-                        .entry(text)
-                        .or_insert_with(|| self.lookup(kb, text));
+                    let hit = *cache.entry(text).or_insert_with(|| self.lookup(kb, text));
                     out.append_option(hit);
                 }
                 None => out.append_null(),
@@ -316,14 +317,20 @@ impl ScalarUDFImpl for Lln {
         };
         let analyte = strings(analyte, "leuko_lln analyte")?;
         let birth = cast(birth, &DataType::Date32)?;
-        let birth = birth.as_any().downcast_ref::<Date32Array>().ok_or_else(|| {
-            DataFusionError::Execution("leuko_lln birth_date: expected a date".into())
-        })?;
+        let birth = birth
+            .as_any()
+            .downcast_ref::<Date32Array>()
+            .ok_or_else(|| {
+                DataFusionError::Execution("leuko_lln birth_date: expected a date".into())
+            })?;
         let sex = strings(sex, "leuko_lln sex")?;
         let duffy = cast(duffy, &DataType::Boolean)?;
-        let duffy = duffy.as_any().downcast_ref::<BooleanArray>().ok_or_else(|| {
-            DataFusionError::Execution("leuko_lln duffy_null: expected a boolean".into())
-        })?;
+        let duffy = duffy
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| {
+                DataFusionError::Execution("leuko_lln duffy_null: expected a boolean".into())
+            })?;
         let as_of = cast(as_of, &DataType::Int64)?;
         let as_of = as_of.as_any().downcast_ref::<Int64Array>().ok_or_else(|| {
             DataFusionError::Execution("leuko_lln as_of_day: expected an integer".into())
@@ -417,7 +424,10 @@ impl AssessAcc {
             self.birth_day.map(|b| b.to_string()).unwrap_or_default(),
             self.sex.clone().unwrap_or_default(),
             self.duffy.map(|d| d.to_string()).unwrap_or_default(),
-            self.meds.clone().unwrap_or_default().replace(['\t', '\n'], " "),
+            self.meds
+                .clone()
+                .unwrap_or_default()
+                .replace(['\t', '\n'], " "),
             self.as_of.map(|t| t.to_string()).unwrap_or_default(),
         );
         for r in &self.rows {
@@ -551,7 +561,9 @@ impl Accumulator for AssessAcc {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let [s] = states else {
-            return Err(DataFusionError::Execution("leuko_assess: one state column".into()));
+            return Err(DataFusionError::Execution(
+                "leuko_assess: one state column".into(),
+            ));
         };
         let s = strings(s, "leuko_assess state")?;
         for text in s.iter().flatten() {
@@ -679,7 +691,11 @@ mod tests {
             ("26446-5", "blast-pct"),
             ("8310-5", "temperature"),
         ] {
-            assert_eq!(analyte_of(kb, code).map(|a| a.id.as_str()), Some(id), "{code}");
+            assert_eq!(
+                analyte_of(kb, code).map(|a| a.id.as_str()),
+                Some(id),
+                "{code}"
+            );
         }
         assert!(analyte_of(kb, "XYZ-42").is_none());
         Ok(())

@@ -17,7 +17,9 @@ type Result<T> = std::result::Result<T, String>;
 
 fn generate(dir: &Path, rows: u64, format: Format) -> Result<()> {
     let config = synth::Config::new(rows, 42, dir.to_path_buf(), format);
-    synth::generate(&config, |_| {}).map(|_| ()).map_err(|e| format!("{e:#}"))
+    synth::generate(&config, |_| {})
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
 }
 
 fn config(dir: &Path, ext: &str, cluster: Option<String>) -> screen::Config {
@@ -43,7 +45,8 @@ fn run(config: &screen::Config) -> Result<Vec<Item>> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    rt.block_on(screen::run(config, &|_, _| {})).map(|l| l.items)
+    rt.block_on(screen::run(config, &|_, _| {}))
+        .map(|l| l.items)
 }
 
 fn truth(dir: &Path) -> Result<BTreeMap<String, (String, String)>> {
@@ -87,9 +90,16 @@ fn screen_finds_every_planted_case_and_no_quiet_control() -> Result<()> {
         }
     }
     assert!(missed.is_empty(), "planted cases not listed: {missed:#?}");
-    assert!(false_alarms.is_empty(), "quiet controls listed: {false_alarms:#?}");
+    assert!(
+        false_alarms.is_empty(),
+        "quiet controls listed: {false_alarms:#?}"
+    );
     for k in Kind::ALL {
-        assert!(seen_labels.contains(k.label()), "no {} in the warehouse", k.label());
+        assert!(
+            seen_labels.contains(k.label()),
+            "no {} in the warehouse",
+            k.label()
+        );
     }
     // Every worklist patient is in the truth file, and each planted kind is found by the rule
     // meant for it.
@@ -115,14 +125,25 @@ fn screen_finds_every_planted_case_and_no_quiet_control() -> Result<()> {
         ("code_variant_severe", "severe_neutropenia"),
         ("corrected_to_low", "severe_neutropenia"),
     ] {
-        assert!(rules_of(label).contains(rule), "{label}: {:?}", rules_of(label));
+        assert!(
+            rules_of(label).contains(rule),
+            "{label}: {:?}",
+            rules_of(label)
+        );
     }
     let febrile: Vec<&Item> = items
         .iter()
-        .filter(|i| truth.get(&i.patient_id).is_some_and(|t| t.0 == "febrile_neutropenia"))
+        .filter(|i| {
+            truth
+                .get(&i.patient_id)
+                .is_some_and(|t| t.0 == "febrile_neutropenia")
+        })
         .filter(|i| i.rule == "severe_neutropenia")
         .collect();
-    assert!(febrile.iter().all(|i| i.level == "emergency"), "{febrile:?}");
+    assert!(
+        febrile.iter().all(|i| i.level == "emergency"),
+        "{febrile:?}"
+    );
     Ok(())
 }
 
@@ -143,21 +164,30 @@ fn csv_and_parquet_give_the_same_worklist() -> Result<()> {
 fn bad_input_is_named() -> Result<()> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let labs = dir.path().join("labs.csv");
-    std::fs::write(&labs, "pid,time,code,value,unit\nP1,2026-01-01T00:00:00Z,751-8,0.3,10*9/L\n")
-        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        &labs,
+        "pid,time,code,value,unit\nP1,2026-01-01T00:00:00Z,751-8,0.3,10*9/L\n",
+    )
+    .map_err(|e| e.to_string())?;
     let mut c = config(dir.path(), "csv", None);
     c.sources.medications = None;
     c.sources.patients = None;
     let err = run(&c).err().unwrap_or_default();
-    assert!(err.contains("patient_id") && err.contains("--map labs.patient_id="), "{err}");
+    assert!(
+        err.contains("patient_id") && err.contains("--map labs.patient_id="),
+        "{err}"
+    );
     // With the mapping it reads, and the ANC of 0.3 is severe.
     c.mapping = Mapping::parse(&["labs.patient_id=pid"])?;
     let items = run(&c)?;
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0].rule, "severe_neutropenia");
     // A value that is not a number names the value.
-    std::fs::write(&labs, "pid,time,code,value,unit\nP1,2026-01-01T00:00:00Z,751-8,abc,10*9/L\n")
-        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        &labs,
+        "pid,time,code,value,unit\nP1,2026-01-01T00:00:00Z,751-8,abc,10*9/L\n",
+    )
+    .map_err(|e| e.to_string())?;
     let err = run(&c).err().unwrap_or_default();
     assert!(err.contains("abc"), "{err}");
     assert!(Mapping::parse(&["labs.when=x"]).is_err());
