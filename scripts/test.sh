@@ -47,7 +47,7 @@ stage "== HL7 v2 over MLLP with independent clients (Python hl7apy and hl7)"
 scripts/hl7-interop.sh
 
 stage "== warehouse contract (leuko synth and leuko screen, checked by Python against truth.csv)"
-cargo build --locked --features warehouse -p leuko-cli
+cargo build --workspace --all-features --locked   # the same feature set as the tests: nothing rebuilds
 scripts/warehouse-contract.sh "${CARGO_TARGET_DIR:-target}/debug/leuko"
 
 stage "== command-line contract"
