@@ -196,8 +196,11 @@ mod run {
             .summary
             .clone()
             .unwrap_or_else(|| out.with_extension("html"));
-        std::fs::write(&html_path, summary::html(&list, a.labs.as_deref().unwrap_or("")))
-            .map_err(|e| format!("{}: {e}", html_path.display()))?;
+        std::fs::write(
+            &html_path,
+            summary::html(&list, a.labs.as_deref().unwrap_or("")),
+        )
+        .map_err(|e| format!("{}: {e}", html_path.display()))?;
         let flagged: std::collections::BTreeSet<&str> =
             list.items.iter().map(|i| i.patient_id.as_str()).collect();
         let mut as_of = String::new();

@@ -30,8 +30,11 @@ pub struct Sources {
     pub patients: Option<PathBuf>,
 }
 
-/// Roles of each table with their types and whether they are required.
-const ROLES: [(&str, &[(&str, Kind, bool)]); 3] = [
+/// A role: its default column name, its type, and whether it is required.
+type Role = (&'static str, Kind, bool);
+
+/// Roles of each table.
+const ROLES: [(&str, &[Role]); 3] = [
     (
         "labs",
         &[
@@ -198,7 +201,7 @@ async fn register_file(
     ctx: &SessionContext,
     table: &str,
     path: &Path,
-    roles: &[(&str, Kind, bool)],
+    roles: &[Role],
     mapping: &Mapping,
 ) -> Result<String, String> {
     let raw = format!("{table}_raw");
@@ -295,7 +298,7 @@ fn sql_type(kind: Kind) -> &'static str {
     }
 }
 
-fn empty_view(table: &str, roles: &[(&str, Kind, bool)]) -> String {
+fn empty_view(table: &str, roles: &[Role]) -> String {
     let cols: Vec<String> = roles
         .iter()
         .map(|(role, kind, _)| standard(role, *kind, None))

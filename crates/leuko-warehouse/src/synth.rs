@@ -461,7 +461,7 @@ pub fn planted_kind(n: u64) -> Option<Kind> {
     if n < kinds {
         return usize::try_from(n).ok().map(|i| Kind::ALL[i]);
     }
-    if n % PLANT_EVERY == 0 {
+    if n.is_multiple_of(PLANT_EVERY) {
         let i = (n / PLANT_EVERY) % kinds;
         return usize::try_from(i).ok().map(|i| Kind::ALL[i]);
     }
