@@ -20,7 +20,7 @@ for rows in "${@:-10000000 100000000}"; do
   for n in $rows; do
     dir="$out/w$n"
     [ -f "$dir/labs.parquet" ] || "$bin" synth --rows "$n" --seed 1 --out "$dir" --format parquet
-    actual=$(python3 -c "import duckdb,sys; print(duckdb.sql(\"select count(*) from read_parquet('$dir/labs.parquet')\").fetchone()[0])")
+    actual=$(python3 -c "import duckdb,sys; print(duckdb.connect().execute(\"select count(*) from read_parquet('$dir/labs.parquet')\").fetchone()[0])")
     /usr/bin/time -f '%e %M' -o "$out/leuko.time" "$bin" screen --labs "$dir/labs.parquet" \
       --medications "$dir/medications.parquet" --patients "$dir/patients.parquet" \
       --asof "$asof" --out "$dir/leuko.csv" --threads "$threads" --quiet > /dev/null

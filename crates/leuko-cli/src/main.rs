@@ -271,6 +271,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             write(&mut stdout, &summary)
         }
         Command::Screen(args) => {
+            // The passes and their times, when asked for (LEUKO_LOG=info).
+            if std::env::var_os("LEUKO_LOG").is_some() {
+                init_logs(false);
+            }
             let summary = warehouse::screen(&args).map_err(input_error)?;
             write(&mut stdout, &summary)
         }

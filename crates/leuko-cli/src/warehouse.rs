@@ -58,15 +58,20 @@ pub struct ScreenArgs {
     /// Column mapping entries `table.role=column` (e.g. labs.time=collected_at).
     #[arg(long = "map", value_name = "TABLE.ROLE=COLUMN")]
     pub map: Vec<String>,
+    /// The laboratory's own test codes: `CODE,ANALYTE` lines (an analyte id or a LOINC code; `#`
+    /// comments), as for `leuko serve --codes`. Codes not in the file are read as they are.
+    #[arg(long, value_name = "FILE")]
+    pub codes: Option<String>,
     /// HTML summary path; default: the worklist path with .html.
     #[arg(long)]
     pub summary: Option<String>,
     /// Also write the engine's full assessment of every flagged patient (JSON lines).
     #[arg(long)]
     pub assessments: Option<String>,
-    /// Memory limit of the embedded engine in MiB (it spills to disk beyond).
-    #[arg(long)]
-    pub memory_mb: Option<usize>,
+    /// Memory for the embedded engine's grouping and joins, in MiB: beyond it they spill to
+    /// the temporary directory, so memory stays flat however large the extract. 0: no limit.
+    #[arg(long, default_value_t = 1024)]
+    pub memory_mb: usize,
     /// Threads of the embedded engine; default: the cores.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -77,6 +82,10 @@ pub struct ScreenArgs {
     /// for another engine) and exit; needs --asof.
     #[arg(long)]
     pub print_sql: bool,
+    /// Print the engine's plan of the screen (DataFusion's EXPLAIN, embedded or on the cluster)
+    /// and exit.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[cfg(feature = "warehouse")]
@@ -153,13 +162,18 @@ mod run {
         }
         let out_arg = a.out.clone().unwrap_or_default();
         let out = PathBuf::from(&out_arg);
+        let mut mapping = extract::Mapping::parse(&a.map)?;
+        if let Some(path) = &a.codes {
+            let kb = leuko_warehouse::udf::kb().map_err(|e| e.to_string())?;
+            mapping = mapping.with_codes(extract::LocalCodes::read(path.as_ref(), kb)?);
+        }
         let config = screen::Config {
             sources: extract::Sources {
                 labs: PathBuf::from(a.labs.clone().unwrap_or_default()),
                 medications: a.medications.as_ref().map(PathBuf::from),
                 patients: a.patients.as_ref().map(PathBuf::from),
             },
-            mapping: extract::Mapping::parse(&a.map)?,
+            mapping,
             as_of: a
                 .asof
                 .as_deref()
@@ -169,7 +183,7 @@ mod run {
             cluster: a.cluster.clone(),
             summary: a.summary.as_ref().map(PathBuf::from),
             assessments: a.assessments.as_ref().map(PathBuf::from),
-            memory_limit: a.memory_mb.map(|m| m * 1024 * 1024),
+            memory_limit: (a.memory_mb > 0).then(|| a.memory_mb.saturating_mul(1024 * 1024)),
             partitions: a.threads,
         };
         // Fail on a bad --out before the work, not after.
@@ -177,18 +191,21 @@ mod run {
             Some("csv" | "parquet") => {}
             _ => return Err(format!("--out {out_arg}: use a .csv or .parquet path")),
         }
-        let pb = bar(a.quiet);
-        let progress = |stage: &str, rows: u64| {
-            if rows > 0 {
-                pb.set_message(format!("{stage}: {rows} lab rows read"));
-            } else {
-                pb.set_message(stage.to_owned());
-            }
-        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("runtime: {e}"))?;
+        if a.explain {
+            return runtime.block_on(screen::explain(&config));
+        }
+        let pb = bar(a.quiet);
+        let progress = |stage: &str, rows: u64| {
+            if rows > 0 {
+                pb.set_message(format!("{stage}: {rows} lab codes classified"));
+            } else {
+                pb.set_message(stage.to_owned());
+            }
+        };
         let list = runtime.block_on(screen::run(&config, &progress))?;
         pb.finish_and_clear();
         screen::write_worklist(&list.items, &out)?;

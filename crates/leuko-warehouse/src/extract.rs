@@ -87,10 +87,11 @@ impl Kind {
     }
 }
 
-/// Column names by `table.role`.
+/// Column names by `table.role`, and the extract's local lab codes.
 #[derive(Debug, Clone, Default)]
 pub struct Mapping {
     names: BTreeMap<String, String>,
+    codes: LocalCodes,
 }
 
 impl Mapping {
@@ -124,13 +125,110 @@ impl Mapping {
             }
             names.insert(key.to_owned(), column.trim().to_owned());
         }
-        Ok(Mapping { names })
+        Ok(Mapping {
+            names,
+            codes: LocalCodes::default(),
+        })
+    }
+
+    /// The same mapping, reading the lab codes through `codes` first.
+    #[must_use]
+    pub fn with_codes(self, codes: LocalCodes) -> Mapping {
+        Mapping { codes, ..self }
     }
 
     fn column<'a>(&'a self, table: &str, role: &'a str) -> &'a str {
         self.names
             .get(&format!("{table}.{role}"))
             .map_or(role, String::as_str)
+    }
+}
+
+/// A laboratory's own test codes (`leuko screen --codes FILE`), in the same file format as
+/// `leuko serve --codes` and `leuko mllp --codes` read: `CODE,ANALYTE` lines, where ANALYTE is
+/// an analyte id (`wbc`, `anc`, …) or a LOINC code leuko knows, and `#` starts a comment.
+///
+/// The labs view reads `code` through this table (each local code becomes its analyte's LOINC
+/// code, in a `CASE` in the SQL, so a Ballista executor needs no state for it); a code not in the
+/// table is read as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalCodes {
+    pairs: BTreeMap<String, String>,
+}
+
+impl LocalCodes {
+    /// Reads the table.
+    ///
+    /// # Errors
+    /// An unreadable file, a line that is not `CODE,ANALYTE`, an empty code, an analyte leuko
+    /// does not know, or a code given twice with different analytes, naming the file, line and
+    /// value.
+    pub fn read(path: &Path, kb: &leuko_kb::Knowledge) -> Result<LocalCodes, String> {
+        let name = path.display();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+        let mut pairs = BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (code, target) = line
+                .split_once(',')
+                .ok_or_else(|| format!("{name} line {n}: {line:?} is not CODE,ANALYTE"))?;
+            let (code, target) = (code.trim(), target.trim());
+            if code.is_empty() {
+                return Err(format!("{name} line {n}: the code is empty"));
+            }
+            let analyte = leuko_kb::AnalyteId::parse(target)
+                .and_then(|id| kb.analyte(id))
+                .or_else(|| kb.analyte_by_loinc(target))
+                .ok_or_else(|| {
+                    format!(
+                        "{name} line {n}: {target:?} (for code {code:?}) is not an analyte id or a LOINC code leuko knows"
+                    )
+                })?;
+            let loinc = analyte.loinc.first().ok_or_else(|| {
+                format!("{name} line {n}: analyte {target:?} has no LOINC code to read it by")
+            })?;
+            if let Some(before) = pairs.insert(code.to_owned(), loinc.clone())
+                && &before != loinc
+            {
+                return Err(format!(
+                    "{name} line {n}: code {code:?} is mapped twice, to different analytes"
+                ));
+            }
+        }
+        Ok(LocalCodes { pairs })
+    }
+
+    /// The SQL that reads a code column through the table.
+    fn sql(&self, column: &str) -> String {
+        if self.pairs.is_empty() {
+            return column.to_owned();
+        }
+        let whens: Vec<String> = self
+            .pairs
+            .iter()
+            .map(|(code, loinc)| {
+                format!(
+                    "WHEN {} THEN {}",
+                    crate::rules::quote(code),
+                    crate::rules::quote(loinc)
+                )
+            })
+            .collect();
+        format!("CASE trim({column}) {} ELSE {column} END", whens.join(" "))
+    }
+
+    /// How many codes the table maps.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
     }
 }
 
@@ -260,6 +358,11 @@ async fn register_file(
             ));
         }
         let c = format!("\"{}\"", column.replace('"', "\"\""));
+        let c = if *role == "code" && present {
+            mapping.codes.sql(&format!("CAST({c} AS VARCHAR)"))
+        } else {
+            c
+        };
         select.push(standard(role, *kind, present.then_some(c.as_str())));
     }
     Ok(format!("SELECT {} FROM {raw}", select.join(", ")))

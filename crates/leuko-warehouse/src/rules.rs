@@ -144,7 +144,13 @@ pub enum Pass {
     /// the corrected one); patients with corrections are re-screened exactly.
     Fast,
     /// Only these patients, with corrections applied and the low-count run followed.
-    Exact(Vec<String>),
+    Exact {
+        /// The patients.
+        ids: Vec<String>,
+        /// The table their lab rows are read from: `labs`, or a copy of just their rows made
+        /// first (the statement reads the rows several times; a copy is read from memory).
+        labs: String,
+    },
     /// Every patient, exactly: one statement for peers such as DuckDB (`leuko screen
     /// --print-sql`).
     ExactAll,
@@ -247,6 +253,17 @@ impl Numbers {
     }
 }
 
+/// `WHERE patient_id IN (…)` for these patients (`WHERE false` for none).
+pub fn in_list(ids: &[String]) -> String {
+    if ids.is_empty() {
+        return "WHERE false".to_owned();
+    }
+    format!(
+        "WHERE patient_id IN ({})",
+        ids.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")
+    )
+}
+
 /// A SQL string literal.
 pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -267,11 +284,11 @@ pub fn stats_sql(kb: &Knowledge, rules: &Rules, as_of: i64, pass: &Pass) -> Resu
         .join(", ");
     let candidates = match pass {
         Pass::Fast | Pass::ExactAll => String::new(),
-        Pass::Exact(ids) if ids.is_empty() => "WHERE false".to_owned(),
-        Pass::Exact(ids) => format!(
-            "WHERE patient_id IN ({})",
-            ids.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")
-        ),
+        Pass::Exact { ids, .. } => in_list(ids),
+    };
+    let labs = match pass {
+        Pass::Exact { labs, .. } => labs.as_str(),
+        Pass::Fast | Pass::ExactAll => "labs",
     };
     let exact = !matches!(pass, Pass::Fast);
     let mut sql = String::new();
@@ -281,7 +298,7 @@ pub fn stats_sql(kb: &Knowledge, rules: &Rules, as_of: i64, pass: &Pass) -> Resu
         w,
         "WITH src AS (
   SELECT patient_id, t, leuko_analyte(code) AS analyte, code, value, unit, corrected
-  FROM labs {candidates}
+  FROM {labs} {candidates}
 ),
 obs0 AS (
   SELECT patient_id, t, analyte, leuko_canonical(code, value, unit) AS v, corrected
@@ -313,6 +330,7 @@ obs AS (
 stats AS (
   SELECT patient_id,
     count(*) FILTER (WHERE corrected) AS n_corrected,
+    count(*) AS n_results,
     count(*) FILTER (WHERE v IS NULL) AS n_unreadable,
     max(t) FILTER (WHERE {anc}) AS anc_last_t,
     last_value(v ORDER BY t, corrected) FILTER (WHERE {anc}) AS anc_last_v,
@@ -559,7 +577,10 @@ r AS (SELECT s.*, CAST(NULL AS BIGINT) AS run_first_t, CAST(NULL AS BIGINT) AS r
             ),
         ),
     ];
-    let _ = write!(w, "\nSELECT patient_id, anc_last_v, n_unreadable,");
+    let _ = write!(
+        w,
+        "\nSELECT patient_id, anc_last_v, n_results, n_unreadable,"
+    );
     let _ = write!(
         w,
         " (n_corrected > 0 OR ({c_persist_candidate})) AS candidate"

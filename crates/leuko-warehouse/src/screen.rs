@@ -25,7 +25,7 @@ use futures::StreamExt;
 use leuko_core::Level;
 
 use crate::extract::{self, Mapping, Sources};
-use crate::rules::{Pass, Rules, quote, stats_sql};
+use crate::rules::{Pass, Rules, in_list, quote, stats_sql};
 use crate::udf::{self, ROWS_SEEN};
 
 /// What to screen and where the worklist goes.
@@ -75,8 +75,9 @@ pub struct Worklist {
     pub patients: u64,
     /// Results with a known code whose value could not be read (unknown unit, implausible).
     pub unreadable: u64,
-    /// Lab rows read by the fast pass (embedded engine only; 0 on a cluster).
-    pub rows_read: u64,
+    /// Results the rules read (WBC, ANC, blasts, temperatures up to `as_of`, any readable or
+    /// not), over every patient.
+    pub results_read: u64,
     /// Latest ANC of every patient, by bin of 0.25 x10^9/L (the last bin is 5 and over).
     pub anc_histogram: Vec<u64>,
     /// Patients re-screened exactly.
@@ -97,10 +98,18 @@ pub async fn session(config: &Config) -> Result<SessionContext, String> {
         Some(url) => crate::cluster::client(url).await,
         None => {
             let mut session = SessionConfig::new().with_information_schema(false);
+            // Late materialisation: the scan decodes a row's other columns only when its time
+            // and code pass the filter (most lab rows are analytes the rules do not read).
+            session.options_mut().execution.parquet.pushdown_filters = true;
             if let Some(p) = config.partitions {
                 session = session.with_target_partitions(p.max(1));
             }
             let mut runtime = RuntimeEnvBuilder::new();
+            if config.memory_limit.is_some() {
+                // A hash join cannot spill; a sort-merge join can, so the joins of per-patient
+                // rows (one per patient: millions) stay within the limit too.
+                session.options_mut().optimizer.prefer_hash_join = false;
+            }
             if let Some(limit) = config.memory_limit {
                 runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
             }
@@ -112,7 +121,8 @@ pub async fn session(config: &Config) -> Result<SessionContext, String> {
     }
 }
 
-/// Runs the screen; `progress` receives messages and the rows read so far.
+/// Runs the screen; `progress` receives messages and the lab codes classified so far (a
+/// measure of progress: a row's code may be classified more than once).
 ///
 /// # Errors
 /// Any failure to read the extract or run the SQL, with the file or field named.
@@ -135,6 +145,7 @@ pub async fn run(config: &Config, progress: &dyn Fn(&str, u64)) -> Result<Workli
     };
     ROWS_SEEN.store(0, Ordering::Relaxed);
     progress("screening", 0);
+    let started = std::time::Instant::now();
     let fast = stats_sql(kb, &rules, as_of, &Pass::Fast)?;
     let mut candidates = Vec::new();
     let mut hits = Vec::new();
@@ -145,17 +156,36 @@ pub async fn run(config: &Config, progress: &dyn Fn(&str, u64)) -> Result<Workli
         progress,
     )
     .await?;
-    list.rows_read = ROWS_SEEN.load(Ordering::Relaxed);
     let candidate_set: BTreeSet<String> = candidates.iter().cloned().collect();
     hits.retain(|i: &Item| !candidate_set.contains(&i.patient_id));
     list.candidates = candidates.len() as u64;
-    // The exact pass, in chunks so that the IN list stays small.
-    for chunk in candidates.chunks(5_000) {
+    tracing::info!(
+        patients = list.patients,
+        results = list.results_read,
+        candidates = list.candidates,
+        ms = started.elapsed().as_millis(),
+        "fast pass done"
+    );
+    let started = std::time::Instant::now();
+    // The exact pass, in chunks so that the IN list and the copy stay small. The statement
+    // reads the lab rows several times (DataFusion does not materialise a CTE), so the embedded
+    // engine first copies the chunk's rows into memory in one scan; on a cluster the executors
+    // read the files.
+    for chunk in candidates.chunks(20_000) {
         progress(
             "re-screening corrected and persistent candidates exactly",
-            list.rows_read,
+            ROWS_SEEN.load(Ordering::Relaxed),
         );
-        let sql = stats_sql(kb, &rules, as_of, &Pass::Exact(chunk.to_vec()))?;
+        let labs = if config.cluster.is_none() {
+            copy_labs(&ctx, chunk).await?
+        } else {
+            "labs".to_owned()
+        };
+        let pass = Pass::Exact {
+            ids: chunk.to_vec(),
+            labs,
+        };
+        let sql = stats_sql(kb, &rules, as_of, &pass)?;
         for_each_row(
             &ctx,
             &sql,
@@ -164,6 +194,11 @@ pub async fn run(config: &Config, progress: &dyn Fn(&str, u64)) -> Result<Workli
         )
         .await?;
     }
+    tracing::info!(
+        candidates = list.candidates,
+        ms = started.elapsed().as_millis(),
+        "exact pass done"
+    );
     hits.sort_by(|a, b| {
         let rank = |l: &str| std::cmp::Reverse(Level::parse(l));
         (rank(&a.level), &a.patient_id, &a.rule).cmp(&(rank(&b.level), &b.patient_id, &b.rule))
@@ -173,11 +208,60 @@ pub async fn run(config: &Config, progress: &dyn Fn(&str, u64)) -> Result<Workli
     if let Some(path) = &config.assessments {
         progress(
             "assessing the flagged patients with the engine",
-            list.rows_read,
+            ROWS_SEEN.load(Ordering::Relaxed),
         );
         write_assessments(&ctx, &list, path).await?;
     }
     Ok(list)
+}
+
+/// The plan DataFusion (or Ballista) makes of the fast pass, for a user tuning a large screen:
+/// `EXPLAIN` of the statement, as text.
+///
+/// # Errors
+/// As [`run`].
+pub async fn explain(config: &Config) -> Result<String, String> {
+    let kb = udf::kb().map_err(|e| e.to_string())?;
+    let rules = Rules::load(kb)?;
+    let ctx = session(config).await?;
+    extract::register(&ctx, &config.sources, &config.mapping).await?;
+    let as_of = match config.as_of {
+        Some(t) => t,
+        None => extract::latest_time(&ctx).await?,
+    };
+    let sql = stats_sql(kb, &rules, as_of, &Pass::Fast)?;
+    let batches = ctx
+        .sql(&format!("EXPLAIN {sql}"))
+        .await
+        .map_err(|e| format!("planning the screen: {e}"))?
+        .collect()
+        .await
+        .map_err(|e| format!("planning the screen: {e}"))?;
+    let mut out = String::new();
+    for b in &batches {
+        let (kinds, plans) = (text(b, "plan_type")?, text(b, "plan")?);
+        for i in 0..b.num_rows() {
+            out.push_str(&format!("{}:\n{}\n\n", kinds.value(i), plans.value(i)));
+        }
+    }
+    Ok(out)
+}
+
+/// Copies these patients' lab rows into an in-memory table, `labs_exact`, and names it.
+async fn copy_labs(ctx: &SessionContext, ids: &[String]) -> Result<String, String> {
+    const TABLE: &str = "labs_exact";
+    let df = ctx
+        .sql(&format!("SELECT * FROM labs {}", in_list(ids)))
+        .await
+        .map_err(|e| format!("planning the exact pass: {e}"))?;
+    let copy = df
+        .cache()
+        .await
+        .map_err(|e| format!("running the exact pass: {e}"))?;
+    ctx.deregister_table(TABLE).map_err(|e| e.to_string())?;
+    ctx.register_table(TABLE, copy.into_view())
+        .map_err(|e| e.to_string())?;
+    Ok(TABLE.to_owned())
 }
 
 async fn for_each_row(
@@ -229,11 +313,13 @@ fn read_batch(
     if let Some((candidates, list)) = fast {
         let anc = column::<Float64Array>(b, "anc_last_v")?;
         let unreadable = column::<Int64Array>(b, "n_unreadable")?;
+        let results = column::<Int64Array>(b, "n_results")?;
         let candidate = column::<BooleanArray>(b, "candidate")?;
         for i in 0..b.num_rows() {
             if !unreadable.is_null(i) {
                 list.patients += 1;
                 list.unreadable += u64::try_from(unreadable.value(i)).unwrap_or(0);
+                list.results_read += u64::try_from(results.value(i)).unwrap_or(0);
             }
             if !anc.is_null(i) {
                 let bin = (anc.value(i) / ANC_BIN).floor().max(0.0) as usize;

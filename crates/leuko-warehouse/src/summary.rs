@@ -73,11 +73,11 @@ pub fn html(list: &Worklist, source: &str) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>leuko screen</title>\
 <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}}</style></head><body>\
 <h1>leuko screen</h1><p>Extract <code>{}</code>, as of {as_of}.</p>\
-<p>{} patients with counts screened; {} lab rows read; {} flagged patients ({} worklist rows); {} results unreadable (unknown unit or implausible value); {} patients re-screened exactly (corrected results or possible persistent leukopenia).</p>\
+<p>{} patients with counts screened; {} results read by the rules (WBC, ANC, blasts, temperatures); {} flagged patients ({} worklist rows); {} results unreadable (unknown unit or implausible value); {} patients re-screened exactly (corrected results or possible persistent leukopenia).</p>\
 <p>The worklist lists possible problems to review, not diagnoses.</p>",
         esc(source),
         list.patients,
-        list.rows_read,
+        list.results_read,
         patients.len(),
         list.items.len(),
         list.unreadable,

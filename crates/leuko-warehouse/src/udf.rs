@@ -13,17 +13,17 @@
 //! code in the CLI, the Ballista scheduler and every executor ([`registry`]).
 //! `leuko_analyte` counts the rows it sees in [`ROWS_SEEN`] for the progress bar.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Float64Builder, Int64Array,
-    StringArray, StringBuilder, TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, DictionaryArray, Float64Array,
+    Float64Builder, Int32Builder, Int64Array, LargeStringArray, StringArray, StringViewArray,
+    TimestampMicrosecondArray,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
-use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int32Type, TimeUnit};
+use datafusion::common::{DataFusionError, HashMap, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDF,
@@ -36,7 +36,8 @@ use time::OffsetDateTime;
 
 use crate::civil::DAY_US;
 
-/// Rows seen by `leuko_analyte` in this process (for progress reporting).
+/// Codes classified by `leuko_analyte` in this process: a progress measure only (the engine
+/// may classify a row's code more than once, in a filter and in a projection).
 pub static ROWS_SEEN: AtomicU64 = AtomicU64::new(0);
 
 /// The embedded knowledge base, loaded once per process.
@@ -83,6 +84,44 @@ fn strings(a: &ArrayRef, name: &str) -> Result<StringArray> {
     })
 }
 
+/// Text as it arrives (Parquet gives string views, CSV plain strings), read without copying;
+/// other types (a dictionary, a number) are cast to text first.
+enum Texts<'a> {
+    Utf8(&'a StringArray),
+    Large(&'a LargeStringArray),
+    View(&'a StringViewArray),
+    Cast(StringArray),
+}
+
+impl<'a> Texts<'a> {
+    fn new(a: &'a ArrayRef, name: &str) -> Result<Texts<'a>> {
+        Ok(match a.data_type() {
+            DataType::Utf8 => Texts::Utf8(a.as_string::<i32>()),
+            DataType::LargeUtf8 => Texts::Large(a.as_string::<i64>()),
+            DataType::Utf8View => Texts::View(a.as_string_view()),
+            _ => Texts::Cast(strings(a, name)?),
+        })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Texts::Utf8(a) => a.len(),
+            Texts::Large(a) => a.len(),
+            Texts::View(a) => a.len(),
+            Texts::Cast(a) => a.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            Texts::Utf8(a) => (!a.is_null(i)).then(|| a.value(i)),
+            Texts::Large(a) => (!a.is_null(i)).then(|| a.value(i)),
+            Texts::View(a) => (!a.is_null(i)).then(|| a.value(i)),
+            Texts::Cast(a) => (!a.is_null(i)).then(|| a.value(i)),
+        }
+    }
+}
+
 fn floats(a: &ArrayRef, name: &str) -> Result<Float64Array> {
     let a = cast(a, &DataType::Float64)?;
     a.as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>()
@@ -105,6 +144,12 @@ enum TextFn {
     Analyte,
     Drug,
     DrugCause,
+}
+
+/// The type of a text function's answer: short ids (inline string views) keyed by a
+/// dictionary, since a column of answers holds only a few distinct values.
+fn text_dictionary() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8View))
 }
 
 /// A text-to-text lookup in the knowledge base.
@@ -141,7 +186,7 @@ impl ScalarUDFImpl for Text {
         &self.signature
     }
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
+        Ok(text_dictionary())
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let kb = kb()?;
@@ -155,20 +200,31 @@ impl ScalarUDFImpl for Text {
         if self.which == TextFn::Analyte {
             ROWS_SEEN.fetch_add(input.len() as u64, Ordering::Relaxed);
         }
-        let input = strings(input, self.name)?;
-        // Codes repeat: look each distinct one up once per batch.
-        let mut cache: HashMap<&str, Option<&'static str>> = HashMap::new();
-        let mut out = StringBuilder::with_capacity(input.len(), input.len() * 4);
-        for v in input.iter() {
-            match v {
-                Some(text) => {
-                    let hit = *cache.entry(text).or_insert_with(|| self.lookup(kb, text));
-                    out.append_option(hit);
-                }
-                None => out.append_null(),
-            }
+        let input = Texts::new(input, self.name)?;
+        // Codes repeat: look each distinct one up once per batch, and give the answers as a
+        // dictionary over the few distinct ids.
+        let mut keys: HashMap<&str, Option<i32>> = HashMap::new();
+        let mut values: Vec<&'static str> = Vec::new();
+        let mut out = Int32Builder::with_capacity(input.len());
+        for i in 0..input.len() {
+            let key = match input.get(i) {
+                Some(text) => *keys.entry(text).or_insert_with(|| {
+                    let hit = self.lookup(kb, text)?;
+                    let at = values.iter().position(|v| *v == hit).unwrap_or_else(|| {
+                        values.push(hit);
+                        values.len() - 1
+                    });
+                    i32::try_from(at).ok()
+                }),
+                None => None,
+            };
+            out.append_option(key);
         }
-        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+        let dict = DictionaryArray::<Int32Type>::try_new(
+            out.finish(),
+            Arc::new(StringViewArray::from(values)),
+        )?;
+        Ok(ColumnarValue::Array(Arc::new(dict)))
     }
 }
 
@@ -210,19 +266,18 @@ impl ScalarUDFImpl for Canonical {
                 "leuko_canonical: three arguments (code, value, unit)".into(),
             ));
         };
-        let code = strings(code, "leuko_canonical code")?;
+        let code = Texts::new(code, "leuko_canonical code")?;
         let value = floats(value, "leuko_canonical value")?;
-        let unit = strings(unit, "leuko_canonical unit")?;
+        let unit = Texts::new(unit, "leuko_canonical unit")?;
         type Conv = Option<(&'static Analyte, Option<&'static Unit>)>;
         let mut cache: HashMap<(&str, &str), Conv> = HashMap::new();
         let mut out = Float64Builder::with_capacity(code.len());
         for i in 0..code.len() {
-            if code.is_null(i) || value.is_null(i) {
+            let (Some(c), false) = (code.get(i), value.is_null(i)) else {
                 out.append_null();
                 continue;
-            }
-            let c = code.value(i);
-            let u = if unit.is_null(i) { "" } else { unit.value(i) };
+            };
+            let u = unit.get(i).unwrap_or("");
             let conv = *cache.entry((c, u)).or_insert_with(|| {
                 let analyte = analyte_of(kb, c)?;
                 Some((analyte, units::find_unit(kb, analyte.dimension, u)))

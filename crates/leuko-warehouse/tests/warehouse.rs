@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use leuko_warehouse::extract::{Mapping, Sources};
+use leuko_warehouse::extract::{LocalCodes, Mapping, Sources};
 use leuko_warehouse::screen::{self, Item};
 use leuko_warehouse::synth::{self, Format, Kind};
 
@@ -191,6 +191,49 @@ fn bad_input_is_named() -> Result<()> {
     let err = run(&c).err().unwrap_or_default();
     assert!(err.contains("abc"), "{err}");
     assert!(Mapping::parse(&["labs.when=x"]).is_err());
+    Ok(())
+}
+
+#[test]
+fn local_codes_are_read_through_the_code_table() -> Result<()> {
+    let kb = leuko_warehouse::udf::kb().map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    generate(dir.path(), 20_000, Format::Csv)?;
+    let expected = run(&config(dir.path(), "csv", None))?;
+    assert!(expected.iter().any(|i| i.rule == "severe_neutropenia"));
+    // The same extract under a laboratory's own codes for the ANC and the WBC.
+    let labs = dir.path().join("labs.csv");
+    let text = std::fs::read_to_string(&labs).map_err(|e| e.to_string())?;
+    let local = text
+        .replace(",751-8,", ",HAEM-NEUT,")
+        .replace(",6690-2,", ",HAEM-WBC,");
+    assert_ne!(local, text);
+    std::fs::write(&labs, local).map_err(|e| e.to_string())?;
+    let unread = run(&config(dir.path(), "csv", None))?;
+    assert_ne!(unread, expected, "the local codes alone should not be read");
+    let codes = dir.path().join("codes.csv");
+    std::fs::write(
+        &codes,
+        "# local codes of our laboratory\nHAEM-NEUT,anc\nHAEM-WBC,6690-2  # by LOINC\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let mut c = config(dir.path(), "csv", None);
+    c.mapping = Mapping::default().with_codes(LocalCodes::read(&codes, kb)?);
+    assert_eq!(run(&c)?, expected);
+    // A bad table is refused with the line and the value.
+    for (body, needle) in [
+        ("X anc\n", "line 1: \"X anc\" is not CODE,ANALYTE"),
+        ("X,anc\n,wbc\n", "line 2: the code is empty"),
+        (
+            "# c\nX,1234-5\n",
+            "line 2: \"1234-5\" (for code \"X\") is not an analyte",
+        ),
+        ("X,anc\nX,wbc\n", "line 2: code \"X\" is mapped twice"),
+    ] {
+        std::fs::write(&codes, body).map_err(|e| e.to_string())?;
+        let err = LocalCodes::read(&codes, kb).err().unwrap_or_default();
+        assert!(err.contains(needle), "{body:?}: {err}");
+    }
     Ok(())
 }
 
