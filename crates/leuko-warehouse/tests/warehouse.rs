@@ -201,12 +201,13 @@ fn local_codes_are_read_through_the_code_table() -> Result<()> {
     generate(dir.path(), 20_000, Format::Csv)?;
     let expected = run(&config(dir.path(), "csv", None))?;
     assert!(expected.iter().any(|i| i.rule == "severe_neutropenia"));
-    // The same extract under a laboratory's own codes for the ANC and the WBC.
+    // The same extract under a laboratory's own opaque codes for the ANC and the WBC (a code
+    // such as HAEM-NEUT would already be read by its name).
     let labs = dir.path().join("labs.csv");
     let text = std::fs::read_to_string(&labs).map_err(|e| e.to_string())?;
     let local = text
-        .replace(",751-8,", ",HAEM-NEUT,")
-        .replace(",6690-2,", ",HAEM-WBC,");
+        .replace(",751-8,", ",LAB-1001,")
+        .replace(",6690-2,", ",LAB-1002,");
     assert_ne!(local, text);
     std::fs::write(&labs, local).map_err(|e| e.to_string())?;
     let unread = run(&config(dir.path(), "csv", None))?;
@@ -214,7 +215,7 @@ fn local_codes_are_read_through_the_code_table() -> Result<()> {
     let codes = dir.path().join("codes.csv");
     std::fs::write(
         &codes,
-        "# local codes of our laboratory\nHAEM-NEUT,anc\nHAEM-WBC,6690-2  # by LOINC\n",
+        "# local codes of our laboratory\nLAB-1001,anc\nLAB-1002,6690-2  # by LOINC\n",
     )
     .map_err(|e| e.to_string())?;
     let mut c = config(dir.path(), "csv", None);
